@@ -1,0 +1,48 @@
+/*
+ * consent.h - what staff and the service do to a consent: ask, withdraw,
+ * expire, erase, and read the state.
+ *
+ * Each operation is one write transaction: it brings the account's expired
+ * requests up to date, checks the state machine, appends the ledger event,
+ * updates requests and outbox, and commits durably before it returns
+ * CONSENT_OK. Nothing is written when it returns anything else.
+ */
+#ifndef CONSENTD_CONSENT_H
+#define CONSENTD_CONSENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+enum consent_rc {
+	CONSENT_OK = 0,
+	CONSENT_REFUSED = 1,   /* not allowed in the current state; err says why */
+	CONSENT_ERR = 2        /* unknown account/purpose, store failure; err says */
+};
+
+typedef struct consent_request_info {
+	int64_t request, outbox, expires;
+} consent_request_info;
+
+int consent_request(store *st, const config *cfg, const char *id, const char *purpose,
+		    bool resend, consent_request_info *out, char *err, size_t errlen);
+
+int consent_revoke(store *st, const config *cfg, const char *id, const char *purpose,
+		   const char *reason, char prev_state_out[16], char *err, size_t errlen);
+
+int consent_erase(store *st, const char *id, char *err, size_t errlen);
+
+/* consent_expire_due - record expiry for every open request past its
+ * lifetime (acct < 0: all accounts). *n_out: how many expired. */
+int consent_expire_due(store *st, int64_t acct, int64_t now, int *n_out,
+		       char *err, size_t errlen);
+
+/* consent_state - the state as the person would see it now: the cached
+ * state, except that a pending request past its expiry reads "expired"
+ * before the expiry duty has recorded it. */
+int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
+		  char state_out[16]);
+
+#endif

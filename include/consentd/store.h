@@ -1,0 +1,174 @@
+/*
+ * store.h - the SQLite store: the only module that speaks SQL.
+ *
+ * Every statement binds its parameters; no SQL is ever built from values.
+ * The database runs in WAL mode with synchronous=FULL, foreign keys on,
+ * secure_delete on (erased data is overwritten, not left in free pages) and
+ * a busy timeout. Its schema carries an application id and a version
+ * (PRAGMA user_version); older schemas are migrated forward on open, newer
+ * or foreign files are refused and never modified.
+ *
+ * Write transactions are BEGIN IMMEDIATE, so a lock held elsewhere shows up
+ * (after the busy timeout) at store_begin, before any work is done. When
+ * store_commit returns 0 the change is on disk.
+ */
+#ifndef CONSENTD_STORE_H
+#define CONSENTD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+typedef struct store store;
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ERR = -1,       /* see store_errmsg */
+	STORE_BUSY = -2,      /* locked by another process past the busy timeout */
+	STORE_NOTFOUND = -3,
+	STORE_EXISTS = -4
+};
+
+enum store_open_flags {
+	STORE_CREATE = 1      /* create the file (and schema) when missing */
+};
+
+#define STORE_SCHEMA_VERSION 1
+#define SHA256_HEX 65         /* 64 hex digits and a NUL */
+#define ACCOUNT_KEY_LEN 32    /* per-account HMAC key, destroyed on erasure */
+
+int store_open(store **out, const char *path, int busy_timeout_ms, int flags,
+	       char *err, size_t errlen);
+void store_close(store *st);
+const char *store_errmsg(const store *st);
+
+int store_begin(store *st);
+int store_commit(store *st);
+void store_rollback(store *st);
+
+/* store_checkpoint_truncate - move the WAL into the main file and truncate
+ * it, so no page image of erased data survives in the WAL file. */
+int store_checkpoint_truncate(store *st);
+
+/* ---- accounts ---- */
+
+typedef struct account {
+	int64_t key;                        /* internal row id, never reused */
+	char id[ACCOUNT_ID_MAX + 1];        /* the application's id; "" once erased */
+	char email[ADDR_MAX + 1];
+	char name[ACCOUNT_NAME_MAX + 1];
+	char lang[3];
+	int64_t created, updated;
+	bool has_hkey;
+	unsigned char hkey[ACCOUNT_KEY_LEN];
+} account;
+
+int store_account_get(store *st, const char *id, account *out);
+int store_account_get_key(store *st, int64_t key, account *out);
+
+/* store_account_upsert - insert or update by id. *created_out (may be NULL)
+ * tells which. A new account gets a fresh random hkey. */
+int store_account_upsert(store *st, const char *id, const char *email,
+			 const char *name, const char *lang, bool *created_out);
+int store_account_set_email(store *st, int64_t key, const char *email);
+
+/* store_account_erase - remove every personal field of the account and its
+ * key; the row stays as a tombstone so ledger rows keep their reference. */
+int store_account_erase(store *st, int64_t key);
+
+/* ---- ledger rows (hashing is ledger.c's job) ---- */
+
+typedef struct event_row {
+	int64_t seq, at, acct, request;
+	char purpose[PURPOSE_NAME_MAX + 1];
+	char kind[16], channel[16];
+	char policy[64];
+	char raw_sha256[SHA256_HEX], shown_sha256[SHA256_HEX];
+	char pd_mac[SHA256_HEX], prev[SHA256_HEX], hash[SHA256_HEX];
+	/* personal data: NULL once the account is erased */
+	const char *address, *sender, *msg_id, *reason;
+	/* the account's key, for verification (has_hkey false once erased) */
+	bool has_hkey;
+	unsigned char hkey[ACCOUNT_KEY_LEN];
+} event_row;
+
+int store_event_insert(store *st, const event_row *ev);
+
+/* store_head - last seq and hash (0 and "" for an empty ledger) as kept in
+ * the head record, which every insert updates in the same transaction. */
+int store_head(store *st, int64_t *seq_out, char hash_out[SHA256_HEX]);
+
+/* store_events_each - call fn for every event in seq order (acct < 0: all;
+ * else that account only). fn returns 0 to go on, non-zero to stop (that
+ * value is returned). Strings in the row live until fn returns. */
+typedef int (*store_event_fn)(const event_row *ev, void *arg);
+int store_events_each(store *st, int64_t acct, store_event_fn fn, void *arg);
+
+/* store_event_personal_clear - erase the personal columns of an account's
+ * events (pd_mac stays, so the chain still verifies). */
+int store_event_personal_clear(store *st, int64_t acct);
+
+/* ---- consent state cache (written with each event) ---- */
+
+int store_consent_get(store *st, int64_t acct, const char *purpose,
+		      char state_out[16], int64_t *seq_out);
+int store_consent_set(store *st, int64_t acct, const char *purpose,
+		      const char *state, int64_t seq);
+int store_consent_delete_account(store *st, int64_t acct);
+
+/* store_consents_each - (purpose, state, seq) of one account, or of all
+ * accounts when acct < 0, ordered by acct, purpose. */
+typedef int (*store_consent_fn)(int64_t acct, const char *purpose,
+				const char *state, int64_t seq, void *arg);
+int store_consents_each(store *st, int64_t acct, store_consent_fn fn, void *arg);
+
+/* store_granted_each - ids of accounts whose cached state for purpose is
+ * granted, streamed in id order. */
+typedef int (*store_id_fn)(const char *id, void *arg);
+int store_granted_each(store *st, const char *purpose, store_id_fn fn, void *arg);
+
+/* ---- cursors, for merging two ordered streams (ledger verify) ---- */
+
+typedef struct store_iter store_iter;
+
+/* store_iter_event_kinds - (acct, purpose, kind) of every event, ordered by
+ * acct, purpose, seq. store_iter_consents - (acct, purpose, state) of the
+ * consent cache, ordered by acct, purpose. */
+int store_iter_event_kinds(store *st, store_iter **out);
+int store_iter_consents(store *st, store_iter **out);
+
+/* store_iter_next - 1 with a row (strings valid until the next call), 0 at
+ * the end, a negative store code on error. */
+int store_iter_next(store_iter *it, int64_t *acct_out, const char **purpose_out,
+		    const char **text_out);
+void store_iter_free(store_iter *it);
+
+/* ---- requests ---- */
+
+typedef struct request_row {
+	int64_t id, acct, created, expires;
+	char purpose[PURPOSE_NAME_MAX + 1];
+	char token_hash[SHA256_HEX];
+	char state[16];                     /* open, answered, expired, superseded */
+} request_row;
+
+int store_request_insert(store *st, request_row *req);   /* sets req->id */
+int store_request_open(store *st, int64_t acct, const char *purpose, request_row *out);
+int store_request_by_token_hash(store *st, const char *token_hash, request_row *out);
+int store_request_set_state(store *st, int64_t id, const char *state);
+
+/* store_requests_due - up to max open requests with expires <= now, oldest
+ * first (acct < 0: all accounts), into out[]; *n_out says how many. */
+int store_requests_due(store *st, int64_t acct, int64_t now, request_row *out,
+		       int max, int *n_out);
+
+/* ---- outbox ---- */
+
+int store_outbox_insert(store *st, const char *kind, int64_t acct,
+			const char *purpose, int64_t request, const char *token,
+			int64_t *id_out);
+int store_outbox_delete_account(store *st, int64_t acct);
+
+#endif

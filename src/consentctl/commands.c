@@ -1,0 +1,505 @@
+/*
+ * commands.c - consentctl's command table and the commands themselves.
+ *
+ * Each command checks its arguments, calls one core operation and prints
+ * either text or (with --json) exactly one JSON document. Values that came
+ * from the store or the user are printed as they are only after they were
+ * validated on the way in (no control characters can reach the terminal).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "consentd/account.h"
+#include "consentd/addr.h"
+#include "consentd/consent.h"
+#include "consentd/digest.h"
+#include "consentd/export.h"
+#include "consentd/ledger.h"
+#include "consentd/text.h"
+
+#include "consentctl.h"
+
+/* ---- argument parsing ---- */
+
+typedef struct opt {
+	const char *name;          /* "--name" */
+	const char **value;        /* takes a value when non-NULL */
+	bool *flag;                /* or is a flag */
+} opt;
+
+/* parse - positionals into pos[0..max) (at least min), options by table. */
+static int parse(ctl *c, int argc, char **argv, const char **pos, int min, int max,
+		 const opt *opts)
+{
+	int i, n = 0;
+	const opt *o;
+
+	for (i = 0; i < argc; i++) {
+		if (argv[i][0] == '-' && argv[i][1] == '-') {
+			for (o = opts; o && o->name; o++)
+				if (!strcmp(o->name, argv[i]))
+					break;
+			if (!o || !o->name)
+				return ctl_error(c, EXIT_ERR, "unknown option '%s'", argv[i]);
+			if (o->value) {
+				if (i + 1 >= argc)
+					return ctl_error(c, EXIT_ERR, "%s needs a value", o->name);
+				*o->value = argv[++i];
+			} else {
+				*o->flag = true;
+			}
+			continue;
+		}
+		if (n == max)
+			return ctl_error(c, EXIT_ERR, "unexpected argument '%s'", argv[i]);
+		pos[n++] = argv[i];
+	}
+	if (n < min)
+		return ctl_error(c, EXIT_ERR, "missing arguments (see consentctl --help)");
+	for (; n < max; n++)
+		pos[n] = NULL;
+	return EXIT_OK;
+}
+
+static int need_purpose(ctl *c, const char *purpose)
+{
+	if (config_purpose_find(c->cfg, purpose))
+		return EXIT_OK;
+	return ctl_error(c, EXIT_ERR, "unknown purpose '%s' (purposes are [purpose NAME] "
+			 "sections of %s)", purpose, c->cfg->path);
+}
+
+static int store_error(ctl *c, int rc, const char *msg)
+{
+	(void)rc;
+	return ctl_error(c, EXIT_ERR, "%s", msg && *msg ? msg : store_errmsg(c->st));
+}
+
+static void json_out(json_t *doc)
+{
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+static void time_str(int64_t t, char out[TEXT_TIME_LEN])
+{
+	text_time_fmt(t, out);
+}
+
+/* ---- account ---- */
+
+static int cmd_account_add(ctl *c, int argc, char **argv)
+{
+	const char *pos[2], *name = NULL, *lang = NULL;
+	opt opts[] = { { "--name", &name, NULL }, { "--lang", &lang, NULL }, { 0 } };
+	char err[512];
+	bool created;
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 2, 2, opts)))
+		return rc;
+	rc = account_put(c->st, c->cfg, pos[0], pos[1], name, lang, true, &created,
+			 err, sizeof(err));
+	if (rc == STORE_EXISTS)
+		return ctl_error(c, EXIT_NO, "%s", err);
+	if (rc)
+		return ctl_error(c, EXIT_ERR, "account %s: %s", pos[0], err);
+	if (c->json)
+		json_out(json_pack("{s:s, s:s, s:b}", "account", pos[0], "email", pos[1],
+				   "created", 1));
+	else
+		printf("account %s created (%s)\n", pos[0], pos[1]);
+	return EXIT_OK;
+}
+
+typedef struct import_ctx {
+	ctl *c;
+	json_t *refused;
+} import_ctx;
+
+#define IMPORT_JSON_REFUSED_MAX 1000
+
+static void import_bad(unsigned long line, const char *why, void *arg)
+{
+	import_ctx *ic = arg;
+
+	fprintf(stderr, "consentctl: line %lu: %s\n", line, why);
+	if (ic->refused && json_array_size(ic->refused) < IMPORT_JSON_REFUSED_MAX)
+		json_array_append_new(ic->refused, json_pack("{s:I, s:s}", "line",
+							     (json_int_t)line, "error", why));
+}
+
+static int cmd_account_import(ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	import_ctx ic = { c, NULL };
+	import_report rep;
+	char err[1024];
+	FILE *in;
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 1, 1, NULL)))
+		return rc;
+	if (!strcmp(pos[0], "-")) {
+		in = stdin;
+	} else if (!(in = fopen(pos[0], "r"))) {
+		return ctl_error(c, EXIT_ERR, "%s: %s", pos[0], strerror(errno));
+	}
+	if (c->json)
+		ic.refused = json_array();
+	rc = account_import(c->st, c->cfg, in, &rep, import_bad, &ic, err, sizeof(err));
+	if (in != stdin)
+		fclose(in);
+	if (rc) {
+		json_decref(ic.refused);
+		return ctl_error(c, EXIT_ERR, "import %s: %s", pos[0], err);
+	}
+	if (c->json)
+		json_out(json_pack("{s:I, s:I, s:I, s:I, s:o}", "rows", (json_int_t)rep.rows,
+				   "created", (json_int_t)rep.created, "updated",
+				   (json_int_t)rep.updated_or_same, "refused_count",
+				   (json_int_t)rep.bad, "refused", ic.refused));
+	else
+		printf("imported %lu rows: %lu new, %lu updated or unchanged, %lu refused\n",
+		       rep.rows, rep.created, rep.updated_or_same, rep.bad);
+	return rep.bad ? EXIT_NO : EXIT_OK;
+}
+
+static int load_account(ctl *c, const char *id, account *out)
+{
+	int rc = store_account_get(c->st, id, out);
+
+	if (rc == STORE_NOTFOUND)
+		return ctl_error(c, EXIT_ERR, "no account '%s'", id);
+	if (rc)
+		return store_error(c, rc, NULL);
+	digest_wipe(out->hkey, sizeof(out->hkey));
+	return EXIT_OK;
+}
+
+static int cmd_account_show(ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	char created[TEXT_TIME_LEN], state[16];
+	json_t *states = NULL;
+	account a;
+	int i, rc;
+
+	if ((rc = parse(c, argc, argv, pos, 1, 1, NULL)) || (rc = load_account(c, pos[0], &a)))
+		return rc;
+	time_str(a.created, created);
+	if (c->json)
+		states = json_object();
+	else
+		printf("id:      %s\nemail:   %s\nname:    %s\nlang:    %s\ncreated: %s\n",
+		       a.id, a.email, a.name, a.lang, created);
+	for (i = 0; i < c->cfg->npurposes; i++) {
+		const char *p = c->cfg->purpose[i].name;
+
+		if ((rc = consent_state(c->st, a.key, p, text_now(), state))) {
+			json_decref(states);
+			return store_error(c, rc, NULL);
+		}
+		if (states)
+			json_object_set_new(states, p, json_string(state));
+		else
+			printf("consent: %s %s\n", p, state);
+	}
+	if (c->json)
+		json_out(json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o}", "id", a.id, "email",
+				   a.email, "name", a.name[0] ? a.name : NULL, "lang", a.lang,
+				   "created", created, "consents", states));
+	return EXIT_OK;
+}
+
+static int cmd_account_set_email(ctl *c, int argc, char **argv)
+{
+	const char *pos[2], *why;
+	account a;
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 2, 2, NULL)))
+		return rc;
+	if ((why = addr_check(pos[1], strlen(pos[1]))))
+		return ctl_error(c, EXIT_ERR, "%s", why);
+	if ((rc = store_begin(c->st)))
+		return store_error(c, rc, NULL);
+	rc = store_account_get(c->st, pos[0], &a);
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	if (rc == STORE_NOTFOUND) {
+		store_rollback(c->st);
+		return ctl_error(c, EXIT_ERR, "no account '%s'", pos[0]);
+	}
+	if (rc || (rc = store_account_set_email(c->st, a.key, pos[1])) ||
+	    (rc = store_commit(c->st))) {
+		store_rollback(c->st);
+		return store_error(c, rc, NULL);
+	}
+	if (c->json)
+		json_out(json_pack("{s:s, s:s, s:s}", "account", pos[0], "old_email", a.email,
+				   "email", pos[1]));
+	else
+		printf("account %s: email %s -> %s\n", pos[0], a.email, pos[1]);
+	return EXIT_OK;
+}
+
+/* ---- consent ---- */
+
+static int cmd_request(ctl *c, int argc, char **argv)
+{
+	const char *pos[2];
+	bool resend = false;
+	opt opts[] = { { "--resend", NULL, &resend }, { 0 } };
+	consent_request_info info;
+	char err[512], expires[TEXT_TIME_LEN];
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 2, 2, opts)) || (rc = need_purpose(c, pos[1])))
+		return rc;
+	rc = consent_request(c->st, c->cfg, pos[0], pos[1], resend, &info, err, sizeof(err));
+	if (rc)
+		return ctl_error(c, rc == CONSENT_REFUSED ? EXIT_NO : EXIT_ERR, "%s", err);
+	time_str(info.expires, expires);
+	if (c->json)
+		json_out(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "account", pos[0],
+				   "purpose", pos[1], "state", STATE_PENDING, "request",
+				   (json_int_t)info.request, "outbox", (json_int_t)info.outbox,
+				   "expires", expires));
+	else
+		printf("request #%" PRId64 " for %s to %s queued (outbox #%" PRId64
+		       "), expires %s\n", info.request, pos[1], pos[0], info.outbox, expires);
+	return EXIT_OK;
+}
+
+static int cmd_status(ctl *c, int argc, char **argv)
+{
+	const char *pos[2];
+	char state[16];
+	json_t *states = NULL;
+	account a;
+	int i, rc;
+
+	if ((rc = parse(c, argc, argv, pos, 1, 2, NULL)))
+		return rc;
+	if (pos[1] && (rc = need_purpose(c, pos[1])))
+		return rc;
+	if ((rc = load_account(c, pos[0], &a)))
+		return rc;
+	if (c->json)
+		states = json_object();
+	for (i = 0; i < c->cfg->npurposes; i++) {
+		const char *p = c->cfg->purpose[i].name;
+
+		if (pos[1] && strcmp(pos[1], p))
+			continue;
+		if ((rc = consent_state(c->st, a.key, p, text_now(), state))) {
+			json_decref(states);
+			return store_error(c, rc, NULL);
+		}
+		if (states)
+			json_object_set_new(states, p, json_string(state));
+		else if (pos[1])
+			printf("%s\n", state);
+		else
+			printf("%s %s\n", p, state);
+	}
+	if (states)
+		json_out(json_pack("{s:s, s:o}", "account", pos[0], "consents", states));
+	return EXIT_OK;
+}
+
+static int cmd_check(ctl *c, int argc, char **argv)
+{
+	const char *pos[2];
+	char state[16] = STATE_NONE;
+	account a;
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 2, 2, NULL)) || (rc = need_purpose(c, pos[1])))
+		return rc;
+	rc = store_account_get(c->st, pos[0], &a);
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	if (rc == STORE_OK)
+		rc = consent_state(c->st, a.key, pos[1], text_now(), state);
+	else if (rc == STORE_NOTFOUND)
+		rc = STORE_OK;   /* unknown or erased: not granted */
+	if (rc)
+		return store_error(c, rc, NULL);
+	if (c->json)
+		json_out(json_pack("{s:s, s:s, s:s, s:b}", "account", pos[0], "purpose", pos[1],
+				   "state", state, "granted", !strcmp(state, STATE_GRANTED)));
+	return strcmp(state, STATE_GRANTED) ? EXIT_NO : EXIT_OK;
+}
+
+typedef struct granted_ctx {
+	bool json;
+	unsigned long n;
+} granted_ctx;
+
+static int print_id(const char *id, void *arg)
+{
+	granted_ctx *g = arg;
+
+	if (g->json) {
+		json_t *s = json_string(id);
+
+		fputs(g->n ? ",\n  " : "\n  ", stdout);
+		json_dumpf(s, stdout, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+		json_decref(s);
+	} else {
+		fputs(id, stdout);
+		fputc('\n', stdout);
+	}
+	g->n++;
+	return ferror(stdout) ? 1 : 0;
+}
+
+static int cmd_granted(ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	granted_ctx g = { c->json, 0 };
+	json_t *p;
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 1, 1, NULL)) || (rc = need_purpose(c, pos[0])))
+		return rc;
+	if (c->json) {
+		p = json_string(pos[0]);
+		fputs("{\"purpose\": ", stdout);
+		json_dumpf(p, stdout, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+		json_decref(p);
+		fputs(", \"accounts\": [", stdout);
+	}
+	rc = store_granted_each(c->st, pos[0], print_id, &g);
+	if (rc < 0)
+		return store_error(c, rc, NULL);
+	if (rc > 0)
+		return ctl_error(c, EXIT_ERR, "cannot write output");
+	if (c->json)
+		printf("%s], \"count\": %lu}\n", g.n ? "\n" : "", g.n);
+	return EXIT_OK;
+}
+
+static int cmd_revoke(ctl *c, int argc, char **argv)
+{
+	const char *pos[2], *reason = NULL;
+	opt opts[] = { { "--reason", &reason, NULL }, { 0 } };
+	char err[512], prev[16];
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 2, 2, opts)) || (rc = need_purpose(c, pos[1])))
+		return rc;
+	if (!reason || !*reason)
+		return ctl_error(c, EXIT_ERR, "--reason TEXT is required: how the withdrawal "
+				 "reached you (it goes into the ledger)");
+	if (strlen(reason) > REASON_MAX || !text_utf8_valid(reason, strlen(reason)) ||
+	    text_has_control(reason, strlen(reason)))
+		return ctl_error(c, EXIT_ERR, "--reason must be one line of valid UTF-8, at "
+				 "most %d bytes", REASON_MAX);
+	rc = consent_revoke(c->st, c->cfg, pos[0], pos[1], reason, prev, err, sizeof(err));
+	if (rc)
+		return ctl_error(c, rc == CONSENT_REFUSED ? EXIT_NO : EXIT_ERR, "%s", err);
+	if (c->json)
+		json_out(json_pack("{s:s, s:s, s:s, s:s}", "account", pos[0], "purpose", pos[1],
+				   "previous", prev, "state", ledger_next_state(prev, EV_REVOKE)));
+	else
+		printf("withdrawal recorded: %s %s %s -> %s\n", pos[0], pos[1], prev,
+		       ledger_next_state(prev, EV_REVOKE));
+	return EXIT_OK;
+}
+
+static int cmd_export(ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	char err[512];
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 1, 1, NULL)))
+		return rc;
+	rc = export_account(c->st, c->cfg, pos[0], stdout, err, sizeof(err));
+	return rc ? ctl_error(c, EXIT_ERR, "%s", err) : EXIT_OK;
+}
+
+static int cmd_erase(ctl *c, int argc, char **argv)
+{
+	const char *pos[1];
+	char err[512];
+	int rc;
+
+	if ((rc = parse(c, argc, argv, pos, 1, 1, NULL)))
+		return rc;
+	rc = consent_erase(c->st, pos[0], err, sizeof(err));
+	if (rc)
+		return ctl_error(c, EXIT_ERR, "%s", err);
+	if (c->json)
+		json_out(json_pack("{s:s, s:b}", "account", pos[0], "erased", 1));
+	else
+		printf("account %s erased: personal data removed, consent events kept "
+		       "without it\n", pos[0]);
+	return EXIT_OK;
+}
+
+static int cmd_expire(ctl *c, int argc, char **argv)
+{
+	char err[512];
+	int n, rc;
+
+	if ((rc = parse(c, argc, argv, NULL, 0, 0, NULL)))
+		return rc;
+	if (consent_expire_due(c->st, -1, text_now(), &n, err, sizeof(err)))
+		return ctl_error(c, EXIT_ERR, "%s", err);
+	if (c->json)
+		json_out(json_pack("{s:i}", "expired", n));
+	else
+		printf("%d request%s expired\n", n, n == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+static int cmd_ledger_verify(ctl *c, int argc, char **argv)
+{
+	ledger_report rep;
+	int rc;
+
+	if ((rc = parse(c, argc, argv, NULL, 0, 0, NULL)))
+		return rc;
+	rc = ledger_verify(c->st, &rep);
+	if (rc < 0)
+		return store_error(c, rc, NULL);
+	if (c->json) {
+		json_out(json_pack("{s:b, s:I, s:s, s:I, s:s?}", "intact", rc == 0, "events",
+				   (json_int_t)rep.events, "head", rep.head, "bad_event",
+				   (json_int_t)rep.bad_seq, "problem",
+				   rc ? rep.problem : NULL));
+	} else if (rc == 0) {
+		printf("ledger intact: %" PRId64 " events, head %s\n", rep.events,
+		       rep.head[0] ? rep.head : "(empty)");
+	} else if (rep.bad_seq > 0) {
+		printf("ledger BROKEN at event %" PRId64 ": %s\n", rep.bad_seq, rep.problem);
+	} else {
+		printf("ledger BROKEN: %s\n", rep.problem);
+	}
+	return rc == 0 ? EXIT_OK : EXIT_NO;
+}
+
+const command commands[] = {
+	{ "account add", "ID EMAIL [--name NAME] [--lang de|en]", cmd_account_add, CMD_WRITE },
+	{ "account import", "FILE|-   (CSV header: id,email,name,lang)", cmd_account_import, CMD_WRITE },
+	{ "account show", "ID", cmd_account_show, 0 },
+	{ "account set-email", "ID EMAIL", cmd_account_set_email, 0 },
+	{ "request", "ID PURPOSE [--resend]", cmd_request, 0 },
+	{ "status", "ID [PURPOSE]", cmd_status, 0 },
+	{ "check", "ID PURPOSE   (exit 0 only when granted now)", cmd_check, 0 },
+	{ "granted", "PURPOSE   (ids of all accounts granted now)", cmd_granted, 0 },
+	{ "revoke", "ID PURPOSE --reason TEXT", cmd_revoke, 0 },
+	{ "export", "ID   (JSON: account, states, every event)", cmd_export, 0 },
+	{ "erase", "ID", cmd_erase, 0 },
+	{ "expire", "  (record expiry of requests past their lifetime)", cmd_expire, 0 },
+	{ "ledger verify", "", cmd_ledger_verify, 0 },
+	{ NULL, NULL, NULL, 0 }
+};

@@ -1,0 +1,304 @@
+/*
+ * consent.c - consent operations on the store and the ledger.
+ *
+ * Every function here that writes wraps one transaction and leaves the
+ * store untouched on any failure. The plaintext token of a new request
+ * lives only in the outbox row that will carry it to the person.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "consentd/consent.h"
+#include "consentd/digest.h"
+#include "consentd/ledger.h"
+#include "consentd/text.h"
+#include "consentd/token.h"
+
+#define EXPIRE_BATCH 256
+
+static int fail(store *st, int rc, char *err, size_t errlen)
+{
+	store_rollback(st);
+	if (!err[0])
+		snprintf(err, errlen, "%s", store_errmsg(st));
+	return rc == STORE_EXISTS ? CONSENT_REFUSED : CONSENT_ERR;
+}
+
+static int load_account(store *st, const char *id, account *out, char *err, size_t errlen)
+{
+	int rc = store_account_get(st, id, out);
+
+	if (rc == STORE_NOTFOUND)
+		snprintf(err, errlen, "no account '%s'", id);
+	return rc;
+}
+
+/* expire_batch - expire up to EXPIRE_BATCH due requests; inside a tx. */
+static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out)
+{
+	request_row due[EXPIRE_BATCH];
+	account a;
+	event_row ev;
+	int n, i, rc;
+
+	*n_out = 0;
+	if ((rc = store_requests_due(st, acct, now, due, EXPIRE_BATCH, &n)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		if ((rc = store_request_set_state(st, due[i].id, "expired")))
+			return rc;
+		if ((rc = store_account_get_key(st, due[i].acct, &a)))
+			return rc;
+		memset(&ev, 0, sizeof(ev));
+		ev.at = due[i].expires;
+		ev.acct = due[i].acct;
+		ev.request = due[i].id;
+		snprintf(ev.purpose, sizeof(ev.purpose), "%s", due[i].purpose);
+		snprintf(ev.kind, sizeof(ev.kind), EV_EXPIRE);
+		snprintf(ev.channel, sizeof(ev.channel), CHANNEL_AUTO);
+		ev.address = a.email;
+		rc = ledger_append(st, &ev, a.hkey);
+		digest_wipe(a.hkey, sizeof(a.hkey));
+		if (rc == STORE_EXISTS)
+			continue;   /* superseded state: the request is just closed */
+		if (rc)
+			return rc;
+	}
+	*n_out = n;
+	return STORE_OK;
+}
+
+int consent_expire_due(store *st, int64_t acct, int64_t now, int *n_out,
+		       char *err, size_t errlen)
+{
+	int n, rc;
+
+	*n_out = 0;
+	err[0] = '\0';
+	do {
+		if ((rc = store_begin(st)) || (rc = expire_batch(st, acct, now, &n)) ||
+		    (rc = store_commit(st)))
+			return fail(st, rc, err, errlen);
+		*n_out += n;
+	} while (n == EXPIRE_BATCH);
+	return CONSENT_OK;
+}
+
+int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
+		  char state_out[16])
+{
+	request_row req;
+	int64_t seq;
+	int rc = store_consent_get(st, acct, purpose, state_out, &seq);
+
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc)
+		return rc;
+	if (!strcmp(state_out, STATE_PENDING)) {
+		rc = store_request_open(st, acct, purpose, &req);
+		if (rc == STORE_OK && req.expires <= now)
+			snprintf(state_out, 16, STATE_EXPIRED);
+		else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+static void event_init(event_row *ev, const account *a, const char *purpose,
+		       const char *kind, const char *channel)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->at = text_now();
+	ev->acct = a->key;
+	snprintf(ev->purpose, sizeof(ev->purpose), "%s", purpose);
+	snprintf(ev->kind, sizeof(ev->kind), "%s", kind);
+	snprintf(ev->channel, sizeof(ev->channel), "%s", channel);
+	ev->address = a->email;
+}
+
+int consent_request(store *st, const config *cfg, const char *id, const char *purpose,
+		    bool resend, consent_request_info *out, char *err, size_t errlen)
+{
+	char token[TOKEN_SIZE] = "", state[16];
+	request_row req, old;
+	event_row ev;
+	account a;
+	int64_t seq;
+	int n, rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&a, 0, sizeof(a));
+	err[0] = '\0';
+	if (!config_purpose_find(cfg, purpose)) {
+		snprintf(err, errlen, "unknown purpose '%s' (not in %s)", purpose, cfg->path);
+		return CONSENT_ERR;
+	}
+	if ((rc = store_begin(st)))
+		goto cleanup;
+	if ((rc = load_account(st, id, &a, err, errlen)))
+		goto cleanup;
+	if ((rc = expire_batch(st, a.key, text_now(), &n)))
+		goto cleanup;
+	rc = store_consent_get(st, a.key, purpose, state, &seq);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		goto cleanup;
+	if (!strcmp(state, STATE_GRANTED)) {
+		snprintf(err, errlen, "consent of '%s' for '%s' is already granted", id, purpose);
+		rc = STORE_EXISTS;
+		goto cleanup;
+	}
+	if (!strcmp(state, STATE_PENDING)) {
+		if (!resend) {
+			snprintf(err, errlen, "a request to '%s' for '%s' is already pending; "
+				 "use --resend to send a new one", id, purpose);
+			rc = STORE_EXISTS;
+			goto cleanup;
+		}
+		/* One open request per (account, purpose): the old token stops working. */
+		rc = store_request_open(st, a.key, purpose, &old);
+		if (rc == STORE_OK)
+			rc = store_request_set_state(st, old.id, "superseded");
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			goto cleanup;
+	}
+	token_new(token);
+	memset(&req, 0, sizeof(req));
+	req.acct = a.key;
+	snprintf(req.purpose, sizeof(req.purpose), "%s", purpose);
+	token_hash(token, TOKEN_LEN, req.token_hash);
+	req.created = text_now();
+	req.expires = req.created + (int64_t)cfg->lifetime_days * 86400;
+	snprintf(req.state, sizeof(req.state), "open");
+	if ((rc = store_request_insert(st, &req)))
+		goto cleanup;
+	if ((rc = store_outbox_insert(st, "request", a.key, purpose, req.id, token, &out->outbox)))
+		goto cleanup;
+	event_init(&ev, &a, purpose, EV_REQUEST, CHANNEL_STAFF);
+	ev.at = req.created;
+	ev.request = req.id;
+	if ((rc = ledger_append(st, &ev, a.hkey)))
+		goto cleanup;
+	if ((rc = store_commit(st)))
+		goto cleanup;
+	out->request = req.id;
+	out->expires = req.expires;
+cleanup:
+	digest_wipe(token, sizeof(token));
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;
+}
+
+int consent_revoke(store *st, const config *cfg, const char *id, const char *purpose,
+		   const char *reason, char prev_state_out[16], char *err, size_t errlen)
+{
+	request_row req;
+	event_row ev;
+	account a;
+	int64_t seq;
+	int n, rc;
+
+	memset(&a, 0, sizeof(a));
+	err[0] = '\0';
+	snprintf(prev_state_out, 16, STATE_NONE);
+	if (!config_purpose_find(cfg, purpose)) {
+		snprintf(err, errlen, "unknown purpose '%s' (not in %s)", purpose, cfg->path);
+		return CONSENT_ERR;
+	}
+	if ((rc = store_begin(st)))
+		goto cleanup;
+	if ((rc = load_account(st, id, &a, err, errlen)))
+		goto cleanup;
+	if ((rc = expire_batch(st, a.key, text_now(), &n)))
+		goto cleanup;
+	rc = store_consent_get(st, a.key, purpose, prev_state_out, &seq);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		goto cleanup;
+	event_init(&ev, &a, purpose, EV_REVOKE, CHANNEL_STAFF);
+	ev.reason = reason;
+	rc = ledger_append(st, &ev, a.hkey);
+	if (rc == STORE_EXISTS) {
+		snprintf(err, errlen, "nothing to withdraw: consent of '%s' for '%s' is %s",
+			 id, purpose, prev_state_out);
+		goto cleanup;
+	}
+	if (rc)
+		goto cleanup;
+	/* A pending request is answered by the withdrawal: its token is spent. */
+	rc = store_request_open(st, a.key, purpose, &req);
+	if (rc == STORE_OK)
+		rc = store_request_set_state(st, req.id, "answered");
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		goto cleanup;
+	if ((rc = store_outbox_insert(st, !strcmp(prev_state_out, STATE_GRANTED)
+				      ? "receipt-revoked" : "receipt-declined",
+				      a.key, purpose, 0, NULL, NULL)))
+		goto cleanup;
+	rc = store_commit(st);
+cleanup:
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;
+}
+
+typedef struct erase_ctx {
+	store *st;
+	const account *a;
+	int events;
+	char purposes[PURPOSES_MAX * 4][PURPOSE_NAME_MAX + 1];
+	int npurposes;
+} erase_ctx;
+
+static int collect_purpose(int64_t acct, const char *purpose, const char *state,
+			   int64_t seq, void *arg)
+{
+	erase_ctx *e = arg;
+
+	(void)acct; (void)state; (void)seq;
+	if (e->npurposes == (int)(sizeof(e->purposes) / sizeof(e->purposes[0])))
+		return STORE_ERR;
+	snprintf(e->purposes[e->npurposes++], PURPOSE_NAME_MAX + 1, "%s", purpose);
+	return 0;
+}
+
+int consent_erase(store *st, const char *id, char *err, size_t errlen)
+{
+	erase_ctx e;
+	event_row ev;
+	account a;
+	int i, rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&e, 0, sizeof(e));
+	err[0] = '\0';
+	if ((rc = store_begin(st)))
+		goto cleanup;
+	if ((rc = load_account(st, id, &a, err, errlen)))
+		goto cleanup;
+	e.st = st;
+	e.a = &a;
+	if ((rc = store_consents_each(st, a.key, collect_purpose, &e)))
+		goto cleanup;
+	if (e.npurposes == 0)
+		e.npurposes = 1;   /* one erase event for an account never asked */
+	for (i = 0; i < e.npurposes; i++) {
+		event_init(&ev, &a, e.purposes[i], EV_ERASE, CHANNEL_STAFF);
+		ev.address = NULL;   /* the event that erases carries nothing personal */
+		if ((rc = ledger_append(st, &ev, a.hkey)))
+			goto cleanup;
+	}
+	if ((rc = store_event_personal_clear(st, a.key)) ||
+	    (rc = store_outbox_delete_account(st, a.key)) ||
+	    (rc = store_consent_delete_account(st, a.key)) ||
+	    (rc = store_account_erase(st, a.key)) ||
+	    (rc = store_commit(st)))
+		goto cleanup;
+	/* Old page images in the WAL still hold the data until checkpointed. */
+	if ((rc = store_checkpoint_truncate(st)))
+		snprintf(err, errlen, "erased, but the write-ahead log could not be "
+			 "truncated yet (%s); old copies stay in it until the next "
+			 "checkpoint when no other process uses the database",
+			 store_errmsg(st));
+cleanup:
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;
+}

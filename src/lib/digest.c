@@ -1,0 +1,151 @@
+/*
+ * digest.c - SHA-256 / HMAC-SHA256 / CSPRNG / constant-time compare on
+ * OpenSSL libcrypto (see digest.h). Algorithms are fetched once per digest
+ * object, so restarting a digest costs no provider lookup.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "consentd/digest.h"
+#include "consentd/text.h"
+
+struct digest {
+	EVP_MD *md;
+	EVP_MD_CTX *mdctx;
+	EVP_MAC *mac;
+	EVP_MAC_CTX *macctx;
+	bool hmac;     /* which of the two is running */
+};
+
+static void crypto_fatal(const char *what)
+{
+	fprintf(stderr, "consentd: libcrypto failure in %s\n", what);
+	abort();
+}
+
+digest *digest_new(void)
+{
+	digest *d = xcalloc(1, sizeof(*d));
+
+	d->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	d->mdctx = EVP_MD_CTX_new();
+	d->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	d->macctx = d->mac ? EVP_MAC_CTX_new(d->mac) : NULL;
+	if (!d->md || !d->mdctx || !d->mac || !d->macctx)
+		crypto_fatal("digest_new");
+	return d;
+}
+
+void digest_free(digest *d)
+{
+	if (!d)
+		return;
+	EVP_MAC_CTX_free(d->macctx);
+	EVP_MAC_free(d->mac);
+	EVP_MD_CTX_free(d->mdctx);
+	EVP_MD_free(d->md);
+	free(d);
+}
+
+void digest_start_sha256(digest *d)
+{
+	d->hmac = false;
+	if (EVP_DigestInit_ex2(d->mdctx, d->md, NULL) != 1)
+		crypto_fatal("sha256 init");
+}
+
+void digest_start_hmac(digest *d, const unsigned char *key, size_t keylen)
+{
+	char mdname[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, mdname, 0),
+		OSSL_PARAM_construct_end()
+	};
+
+	d->hmac = true;
+	if (EVP_MAC_init(d->macctx, key, keylen, params) != 1)
+		crypto_fatal("hmac init");
+}
+
+void digest_update(digest *d, const void *data, size_t n)
+{
+	int ok = d->hmac ? EVP_MAC_update(d->macctx, data, n)
+			 : EVP_DigestUpdate(d->mdctx, data, n);
+
+	if (ok != 1)
+		crypto_fatal("digest update");
+}
+
+void digest_ns(digest *d, const char *s)
+{
+	char len[24];
+	size_t n = s ? strlen(s) : 0;
+	int l = snprintf(len, sizeof(len), "%zu:", n);
+
+	digest_update(d, len, (size_t)l);
+	if (n)
+		digest_update(d, s, n);
+	digest_update(d, ",", 1);
+}
+
+void digest_ns_int(digest *d, int64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRId64, v);
+	digest_ns(d, num);
+}
+
+void digest_final(digest *d, unsigned char out[DIGEST_LEN])
+{
+	unsigned int mdlen = 0;
+	size_t maclen = 0;
+
+	if (d->hmac) {
+		if (EVP_MAC_final(d->macctx, out, &maclen, DIGEST_LEN) != 1 || maclen != DIGEST_LEN)
+			crypto_fatal("hmac final");
+	} else if (EVP_DigestFinal_ex(d->mdctx, out, &mdlen) != 1 || mdlen != DIGEST_LEN) {
+		crypto_fatal("sha256 final");
+	}
+}
+
+void digest_final_hex(digest *d, char out[DIGEST_HEX])
+{
+	unsigned char raw[DIGEST_LEN];
+
+	digest_final(d, raw);
+	text_hex(raw, DIGEST_LEN, out);
+}
+
+void digest_sha256_hex(const void *data, size_t n, char out[DIGEST_HEX])
+{
+	unsigned char raw[DIGEST_LEN];
+	unsigned int len = 0;
+
+	if (EVP_Digest(data, n, raw, &len, EVP_sha256(), NULL) != 1 || len != DIGEST_LEN)
+		crypto_fatal("sha256");
+	text_hex(raw, DIGEST_LEN, out);
+}
+
+int digest_random(void *buf, size_t n)
+{
+	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+bool digest_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void digest_wipe(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
+}

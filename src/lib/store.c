@@ -1,0 +1,962 @@
+/*
+ * store.c - the SQLite store (see store.h for the promises).
+ *
+ * The only file that includes sqlite3.h. Statements are prepared once per
+ * connection from the table below and always bound, never formatted.
+ * Schema changes are forward migrations, applied in one transaction on open;
+ * the ledger table refuses deletes and rewrites through triggers (only the
+ * personal columns may be cleared, for erasure).
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "consentd/digest.h"
+#include "consentd/store.h"
+#include "consentd/text.h"
+
+#define APPLICATION_ID 0x436E5344   /* "CnSD" in the file header */
+
+/* Migration N brings the schema from version N-1 to N. */
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE account ("
+	"  key INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT UNIQUE,"                /* NULL once erased */
+	"  email TEXT, email_lc TEXT, name TEXT, lang TEXT,"
+	"  hkey BLOB,"                     /* NULL once erased */
+	"  created INTEGER NOT NULL, updated INTEGER NOT NULL, erased INTEGER);"
+	"CREATE INDEX account_email ON account(email_lc);"
+	"CREATE TABLE event ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  acct INTEGER NOT NULL REFERENCES account(key),"
+	"  purpose TEXT NOT NULL, kind TEXT NOT NULL, channel TEXT NOT NULL,"
+	"  request INTEGER, policy TEXT NOT NULL,"
+	"  raw_sha256 TEXT NOT NULL, shown_sha256 TEXT NOT NULL,"
+	"  address TEXT, sender TEXT, msg_id TEXT, reason TEXT,"
+	"  pd_mac TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);"
+	"CREATE INDEX event_pair ON event(acct, purpose, seq);"
+	"CREATE TRIGGER event_append_only_delete BEFORE DELETE ON event"
+	" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+	"CREATE TRIGGER event_append_only_update BEFORE UPDATE ON event"
+	" WHEN NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.acct IS NOT OLD.acct"
+	"  OR NEW.purpose IS NOT OLD.purpose OR NEW.kind IS NOT OLD.kind"
+	"  OR NEW.channel IS NOT OLD.channel OR NEW.request IS NOT OLD.request"
+	"  OR NEW.policy IS NOT OLD.policy OR NEW.raw_sha256 IS NOT OLD.raw_sha256"
+	"  OR NEW.shown_sha256 IS NOT OLD.shown_sha256 OR NEW.pd_mac IS NOT OLD.pd_mac"
+	"  OR NEW.prev IS NOT OLD.prev OR NEW.hash IS NOT OLD.hash"
+	"  OR NEW.address IS NOT NULL OR NEW.sender IS NOT NULL"
+	"  OR NEW.msg_id IS NOT NULL OR NEW.reason IS NOT NULL"
+	" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
+	"CREATE TABLE ledger_head ("
+	"  one INTEGER PRIMARY KEY CHECK (one = 1),"
+	"  seq INTEGER NOT NULL, hash TEXT NOT NULL);"
+	"CREATE TABLE consent ("
+	"  acct INTEGER NOT NULL REFERENCES account(key),"
+	"  purpose TEXT NOT NULL, state TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  PRIMARY KEY (acct, purpose)) WITHOUT ROWID;"
+	"CREATE INDEX consent_state ON consent(purpose, state);"
+	"CREATE TABLE request ("
+	"  id INTEGER PRIMARY KEY,"
+	"  acct INTEGER NOT NULL REFERENCES account(key),"
+	"  purpose TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL, expires INTEGER NOT NULL, state TEXT NOT NULL);"
+	"CREATE INDEX request_open ON request(acct, purpose) WHERE state = 'open';"
+	"CREATE INDEX request_due ON request(expires) WHERE state = 'open';"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  acct INTEGER NOT NULL REFERENCES account(key),"
+	"  purpose TEXT NOT NULL, request INTEGER REFERENCES request(id),"
+	"  token TEXT,"                    /* plaintext only until the mail is rendered */
+	"  state TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE INDEX outbox_state ON outbox(state, id);",
+};
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum stmt_id {
+	S_ACCOUNT_GET, S_ACCOUNT_GET_KEY, S_ACCOUNT_INSERT, S_ACCOUNT_UPDATE,
+	S_ACCOUNT_SET_EMAIL, S_ACCOUNT_ERASE,
+	S_EVENT_INSERT, S_HEAD_GET, S_HEAD_SET, S_EVENTS_ALL, S_EVENTS_ACCT,
+	S_EVENT_CLEAR,
+	S_CONSENT_GET, S_CONSENT_SET, S_CONSENT_DEL_ACCT, S_CONSENTS_ALL,
+	S_CONSENTS_ACCT, S_GRANTED,
+	S_REQUEST_INSERT, S_REQUEST_OPEN, S_REQUEST_BY_HASH, S_REQUEST_STATE,
+	S_REQUESTS_DUE_ALL, S_REQUESTS_DUE_ACCT,
+	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT,
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_COUNT
+};
+
+#define ACCOUNT_COLS "key, id, email, name, lang, created, updated, hkey"
+#define EVENT_COLS "e.seq, e.at, e.acct, e.request, e.purpose, e.kind, e.channel, " \
+	"e.policy, e.raw_sha256, e.shown_sha256, e.pd_mac, e.prev, e.hash, " \
+	"e.address, e.sender, e.msg_id, e.reason, a.hkey"
+#define REQUEST_COLS "id, acct, created, expires, purpose, token_hash, state"
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM account WHERE id = ?1",
+	[S_ACCOUNT_GET_KEY] = "SELECT " ACCOUNT_COLS " FROM account WHERE key = ?1",
+	[S_ACCOUNT_INSERT] = "INSERT INTO account (id, email, email_lc, name, lang, hkey,"
+		" created, updated) VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?6)",
+	[S_ACCOUNT_UPDATE] = "UPDATE account SET email = ?2, email_lc = lower(?2),"
+		" name = ?3, lang = ?4, updated = ?5 WHERE id = ?1"
+		" AND (email IS NOT ?2 OR name IS NOT ?3 OR lang IS NOT ?4)",
+	[S_ACCOUNT_SET_EMAIL] = "UPDATE account SET email = ?2, email_lc = lower(?2),"
+		" updated = ?3 WHERE key = ?1",
+	[S_ACCOUNT_ERASE] = "UPDATE account SET id = NULL, email = NULL, email_lc = NULL,"
+		" name = NULL, lang = NULL, hkey = NULL, updated = ?2, erased = ?2"
+		" WHERE key = ?1",
+	[S_EVENT_INSERT] = "INSERT INTO event (seq, at, acct, request, purpose, kind,"
+		" channel, policy, raw_sha256, shown_sha256, address, sender, msg_id,"
+		" reason, pd_mac, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+		" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	[S_HEAD_GET] = "SELECT seq, hash FROM ledger_head WHERE one = 1",
+	[S_HEAD_SET] = "INSERT INTO ledger_head (one, seq, hash) VALUES (1, ?1, ?2)"
+		" ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+	[S_EVENTS_ALL] = "SELECT " EVENT_COLS " FROM event e"
+		" LEFT JOIN account a ON a.key = e.acct ORDER BY e.seq",
+	[S_EVENTS_ACCT] = "SELECT " EVENT_COLS " FROM event e"
+		" LEFT JOIN account a ON a.key = e.acct WHERE e.acct = ?1 ORDER BY e.seq",
+	[S_EVENT_CLEAR] = "UPDATE event SET address = NULL, sender = NULL, msg_id = NULL,"
+		" reason = NULL WHERE acct = ?1",
+	[S_CONSENT_GET] = "SELECT state, seq FROM consent WHERE acct = ?1 AND purpose = ?2",
+	[S_CONSENT_SET] = "INSERT INTO consent (acct, purpose, state, seq) VALUES (?1, ?2, ?3, ?4)"
+		" ON CONFLICT (acct, purpose) DO UPDATE SET state = excluded.state, seq = excluded.seq",
+	[S_CONSENT_DEL_ACCT] = "DELETE FROM consent WHERE acct = ?1",
+	[S_CONSENTS_ALL] = "SELECT acct, purpose, state, seq FROM consent ORDER BY acct, purpose",
+	[S_CONSENTS_ACCT] = "SELECT acct, purpose, state, seq FROM consent WHERE acct = ?1"
+		" ORDER BY purpose",
+	[S_GRANTED] = "SELECT a.id FROM consent c JOIN account a ON a.key = c.acct"
+		" WHERE c.purpose = ?1 AND c.state = 'granted' AND a.id IS NOT NULL",
+	[S_REQUEST_INSERT] = "INSERT INTO request (acct, purpose, token_hash, created,"
+		" expires, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_REQUEST_OPEN] = "SELECT " REQUEST_COLS " FROM request WHERE acct = ?1"
+		" AND purpose = ?2 AND state = 'open' ORDER BY id DESC LIMIT 1",
+	[S_REQUEST_BY_HASH] = "SELECT " REQUEST_COLS " FROM request WHERE token_hash = ?1",
+	[S_REQUEST_STATE] = "UPDATE request SET state = ?2 WHERE id = ?1",
+	[S_REQUESTS_DUE_ALL] = "SELECT " REQUEST_COLS " FROM request WHERE state = 'open'"
+		" AND expires <= ?1 ORDER BY expires, id LIMIT ?2",
+	[S_REQUESTS_DUE_ACCT] = "SELECT " REQUEST_COLS " FROM request WHERE state = 'open'"
+		" AND expires <= ?1 AND acct = ?3 ORDER BY expires, id LIMIT ?2",
+	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
+		" created) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
+	[S_OUTBOX_DEL_ACCT] = "DELETE FROM outbox WHERE acct = ?1",
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	int busy_ms;
+	sqlite3_stmt *stmt[S_COUNT];
+	char err[512];
+};
+
+static int set_err(store *st, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int set_err(store *st, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* db_fail - translate the connection's last error into a store code. */
+static int db_fail(store *st, const char *what)
+{
+	int code = sqlite3_extended_errcode(st->db) & 0xff;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return set_err(st, STORE_BUSY, "%s: database is locked by another process "
+			       "(waited %d ms); try again", st->path, st->busy_ms);
+	if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+		return set_err(st, STORE_ERR, "%s: not a consentd database, or corrupt (%s)",
+			       st->path, sqlite3_errmsg(st->db));
+	if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM)
+		return set_err(st, STORE_ERR, "%s: cannot write the database (%s)",
+			       st->path, sqlite3_errmsg(st->db));
+	if (code == SQLITE_FULL)
+		return set_err(st, STORE_ERR, "%s: disk full", st->path);
+	return set_err(st, STORE_ERR, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+static sqlite3_stmt *stmt(store *st, enum stmt_id id)
+{
+	sqlite3_stmt *s = st->stmt[id];
+
+	if (!s) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &st->stmt[id], NULL) != SQLITE_OK) {
+			db_fail(st, "prepare");
+			return NULL;
+		}
+		s = st->stmt[id];
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+/* run - step a bound statement that returns no rows. */
+static int run(store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, what);
+	return STORE_OK;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void col_copy(sqlite3_stmt *s, int i, char *out, size_t outlen)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	snprintf(out, outlen, "%s", v ? (const char *)v : "");
+}
+
+static int exec_simple(store *st, const char *sql)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(st, sql);
+	return STORE_OK;
+}
+
+static int pragma_int(store *st, const char *sql, int *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, sql);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(s, 0);
+		rc = STORE_OK;
+	} else {
+		rc = db_fail(st, sql);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* check_identity - refuse foreign, corrupt and newer files; says whether the
+ * file is still empty (to be created). Reads only. */
+static int check_identity(store *st, int *version_out)
+{
+	int app_id, version, objects, rc;
+
+	if ((rc = pragma_int(st, "PRAGMA application_id", &app_id)) ||
+	    (rc = pragma_int(st, "PRAGMA user_version", &version)) ||
+	    (rc = pragma_int(st, "SELECT count(*) FROM sqlite_master", &objects)))
+		return rc;
+	if (app_id == 0 && version == 0 && objects > 0)
+		return set_err(st, STORE_ERR, "%s: a SQLite database of another application; "
+			       "refusing to touch it", st->path);
+	if (app_id != 0 && app_id != APPLICATION_ID)
+		return set_err(st, STORE_ERR, "%s: a SQLite database of another application "
+			       "(application_id %#x); refusing to touch it", st->path,
+			       (unsigned)app_id);
+	if (version > STORE_SCHEMA_VERSION)
+		return set_err(st, STORE_ERR, "%s: schema version %d is newer than this consentd "
+			       "understands (%d); upgrade consentd. The file was not modified.",
+			       st->path, version, STORE_SCHEMA_VERSION);
+	*version_out = version;
+	return STORE_OK;
+}
+
+static int migrate(store *st)
+{
+	char sql[64];
+	int version, v, rc;
+
+	if (exec_simple(st, "BEGIN IMMEDIATE"))
+		return STORE_ERR;
+	/* Read again under the write lock: another process may have migrated. */
+	if ((rc = check_identity(st, &version)))
+		goto fail;
+	for (v = version; v < NMIGRATIONS; v++)
+		if ((rc = exec_simple(st, migrations[v])))
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", NMIGRATIONS);
+	if ((rc = exec_simple(st, sql)))
+		goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", APPLICATION_ID);
+	if ((rc = exec_simple(st, sql)))
+		goto fail;
+	if ((rc = exec_simple(st, "COMMIT")))
+		goto fail;
+	return STORE_OK;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc ? rc : STORE_ERR;
+}
+
+/* check_dir - a clear message for a missing or unwritable directory. */
+static int check_dir(store *st, int flags)
+{
+	char *copy = xstrdup(st->path);
+	const char *dir = dirname(copy);
+	struct stat sb;
+	int rc = STORE_OK;
+
+	if (access(st->path, F_OK) != 0) {
+		if (!(flags & STORE_CREATE))
+			rc = set_err(st, STORE_ERR, "%s: no such database (create it with "
+				     "'consentctl account add' or import)", st->path);
+		else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+			rc = set_err(st, STORE_ERR, "%s: directory %s does not exist", st->path, dir);
+		else if (access(dir, W_OK) != 0)
+			rc = set_err(st, STORE_ERR, "%s: directory %s is not writable", st->path, dir);
+	} else if (access(dir, W_OK) != 0 || access(st->path, W_OK) != 0) {
+		rc = set_err(st, STORE_ERR, "%s: database or its directory is read-only "
+			     "(WAL needs both writable)", st->path);
+	}
+	free(copy);
+	return rc;
+}
+
+int store_open(store **out, const char *path, int busy_timeout_ms, int flags,
+	       char *err, size_t errlen)
+{
+	store *st = xcalloc(1, sizeof(*st));
+	int version, mode, rc = STORE_ERR;
+
+	*out = NULL;
+	st->path = xstrdup(path);
+	st->busy_ms = busy_timeout_ms;
+	if ((rc = check_dir(st, flags)))
+		goto cleanup;
+	mode = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	       ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &st->db, mode, NULL) != SQLITE_OK) {
+		rc = db_fail(st, "open");
+		goto cleanup;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, busy_timeout_ms);
+	if ((rc = check_identity(st, &version)))
+		goto cleanup;
+	if ((rc = exec_simple(st, "PRAGMA journal_mode = WAL")) ||
+	    (rc = exec_simple(st, "PRAGMA synchronous = FULL")) ||
+	    (rc = exec_simple(st, "PRAGMA foreign_keys = ON")) ||
+	    (rc = exec_simple(st, "PRAGMA secure_delete = ON")))
+		goto cleanup;
+	if (version < STORE_SCHEMA_VERSION && (rc = migrate(st)))
+		goto cleanup;
+	*out = st;
+	st = NULL;
+	rc = STORE_OK;
+cleanup:
+	if (st) {
+		snprintf(err, errlen, "%s", st->err[0] ? st->err : "cannot open store");
+		store_close(st);
+	}
+	return rc;
+}
+
+void store_close(store *st)
+{
+	int i;
+
+	if (!st)
+		return;
+	for (i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+const char *store_errmsg(const store *st)
+{
+	return st->err;
+}
+
+static int simple_stmt(store *st, enum stmt_id id, const char *what)
+{
+	sqlite3_stmt *s = stmt(st, id);
+
+	return s ? run(st, s, what) : STORE_ERR;
+}
+
+int store_begin(store *st)
+{
+	return simple_stmt(st, S_BEGIN, "begin");
+}
+
+int store_commit(store *st)
+{
+	int rc = simple_stmt(st, S_COMMIT, "commit");
+
+	if (rc)
+		store_rollback(st);
+	return rc;
+}
+
+void store_rollback(store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		simple_stmt(st, S_ROLLBACK, "rollback");
+}
+
+int store_checkpoint_truncate(store *st)
+{
+	int log = 0, done = 0;
+
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+				      &log, &done) != SQLITE_OK)
+		return db_fail(st, "checkpoint");
+	return STORE_OK;
+}
+
+/* ---- accounts ---- */
+
+static int account_row(store *st, sqlite3_stmt *s, account *out)
+{
+	int rc = sqlite3_step(s);
+	const void *key;
+
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return STORE_NOTFOUND;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_fail(st, "account");
+	}
+	memset(out, 0, sizeof(*out));
+	out->key = sqlite3_column_int64(s, 0);
+	col_copy(s, 1, out->id, sizeof(out->id));
+	col_copy(s, 2, out->email, sizeof(out->email));
+	col_copy(s, 3, out->name, sizeof(out->name));
+	col_copy(s, 4, out->lang, sizeof(out->lang));
+	out->created = sqlite3_column_int64(s, 5);
+	out->updated = sqlite3_column_int64(s, 6);
+	key = sqlite3_column_blob(s, 7);
+	if (key && sqlite3_column_bytes(s, 7) == ACCOUNT_KEY_LEN) {
+		memcpy(out->hkey, key, ACCOUNT_KEY_LEN);
+		out->has_hkey = true;
+	}
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int store_account_get(store *st, const char *id, account *out)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNT_GET);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, id);
+	return account_row(st, s, out);
+}
+
+int store_account_get_key(store *st, int64_t key, account *out)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNT_GET_KEY);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, key);
+	return account_row(st, s, out);
+}
+
+int store_account_upsert(store *st, const char *id, const char *email,
+			 const char *name, const char *lang, bool *created_out)
+{
+	unsigned char hkey[ACCOUNT_KEY_LEN];
+	sqlite3_stmt *s = stmt(st, S_ACCOUNT_UPDATE);
+	int64_t now = text_now();
+	int rc;
+
+	if (created_out)
+		*created_out = false;
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, id);
+	bind_text(s, 2, email);
+	bind_text(s, 3, name);
+	bind_text(s, 4, lang);
+	sqlite3_bind_int64(s, 5, now);
+	if ((rc = run(st, s, "update account")))
+		return rc;
+	if (sqlite3_changes(st->db) > 0)
+		return STORE_OK;
+	/* Nothing changed: either identical or absent. */
+	s = stmt(st, S_ACCOUNT_GET);
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "account");
+	if (digest_random(hkey, sizeof(hkey)))
+		return set_err(st, STORE_ERR, "no random bytes for the account key");
+	s = stmt(st, S_ACCOUNT_INSERT);
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, id);
+	bind_text(s, 2, email);
+	bind_text(s, 3, name);
+	bind_text(s, 4, lang);
+	sqlite3_bind_blob(s, 5, hkey, sizeof(hkey), SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 6, now);
+	rc = run(st, s, "insert account");
+	digest_wipe(hkey, sizeof(hkey));
+	if (rc == STORE_OK && created_out)
+		*created_out = true;
+	return rc;
+}
+
+int store_account_set_email(store *st, int64_t key, const char *email)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNT_SET_EMAIL);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, key);
+	bind_text(s, 2, email);
+	sqlite3_bind_int64(s, 3, text_now());
+	return run(st, s, "set email");
+}
+
+int store_account_erase(store *st, int64_t key)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNT_ERASE);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, key);
+	sqlite3_bind_int64(s, 2, text_now());
+	return run(st, s, "erase account");
+}
+
+/* ---- ledger rows ---- */
+
+int store_event_insert(store *st, const event_row *ev)
+{
+	sqlite3_stmt *s = stmt(st, S_EVENT_INSERT);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, ev->seq);
+	sqlite3_bind_int64(s, 2, ev->at);
+	sqlite3_bind_int64(s, 3, ev->acct);
+	if (ev->request > 0)
+		sqlite3_bind_int64(s, 4, ev->request);
+	bind_text(s, 5, ev->purpose);
+	bind_text(s, 6, ev->kind);
+	bind_text(s, 7, ev->channel);
+	bind_text(s, 8, ev->policy);
+	bind_text(s, 9, ev->raw_sha256);
+	bind_text(s, 10, ev->shown_sha256);
+	bind_text(s, 11, ev->address);
+	bind_text(s, 12, ev->sender);
+	bind_text(s, 13, ev->msg_id);
+	bind_text(s, 14, ev->reason);
+	bind_text(s, 15, ev->pd_mac);
+	bind_text(s, 16, ev->prev);
+	bind_text(s, 17, ev->hash);
+	if ((rc = run(st, s, "insert event")))
+		return rc;
+	s = stmt(st, S_HEAD_SET);
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, ev->seq);
+	bind_text(s, 2, ev->hash);
+	return run(st, s, "ledger head");
+}
+
+int store_head(store *st, int64_t *seq_out, char hash_out[SHA256_HEX])
+{
+	sqlite3_stmt *s = stmt(st, S_HEAD_GET);
+	int rc;
+
+	*seq_out = 0;
+	hash_out[0] = '\0';
+	if (!s)
+		return STORE_ERR;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*seq_out = sqlite3_column_int64(s, 0);
+		col_copy(s, 1, hash_out, SHA256_HEX);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, "ledger head");
+	return STORE_OK;
+}
+
+static const char *col_str(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+int store_events_each(store *st, int64_t acct, store_event_fn fn, void *arg)
+{
+	sqlite3_stmt *s = stmt(st, acct < 0 ? S_EVENTS_ALL : S_EVENTS_ACCT);
+	event_row ev;
+	const void *key;
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	if (acct >= 0)
+		sqlite3_bind_int64(s, 1, acct);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&ev, 0, sizeof(ev));
+		ev.seq = sqlite3_column_int64(s, 0);
+		ev.at = sqlite3_column_int64(s, 1);
+		ev.acct = sqlite3_column_int64(s, 2);
+		ev.request = sqlite3_column_int64(s, 3);
+		col_copy(s, 4, ev.purpose, sizeof(ev.purpose));
+		col_copy(s, 5, ev.kind, sizeof(ev.kind));
+		col_copy(s, 6, ev.channel, sizeof(ev.channel));
+		col_copy(s, 7, ev.policy, sizeof(ev.policy));
+		col_copy(s, 8, ev.raw_sha256, sizeof(ev.raw_sha256));
+		col_copy(s, 9, ev.shown_sha256, sizeof(ev.shown_sha256));
+		col_copy(s, 10, ev.pd_mac, sizeof(ev.pd_mac));
+		col_copy(s, 11, ev.prev, sizeof(ev.prev));
+		col_copy(s, 12, ev.hash, sizeof(ev.hash));
+		ev.address = col_str(s, 13);
+		ev.sender = col_str(s, 14);
+		ev.msg_id = col_str(s, 15);
+		ev.reason = col_str(s, 16);
+		key = sqlite3_column_blob(s, 17);
+		if (key && sqlite3_column_bytes(s, 17) == ACCOUNT_KEY_LEN) {
+			memcpy(ev.hkey, key, ACCOUNT_KEY_LEN);
+			ev.has_hkey = true;
+		}
+		if ((stop = fn(&ev, arg)) != 0)
+			break;
+	}
+	digest_wipe(ev.hkey, sizeof(ev.hkey));
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "read ledger");
+	return STORE_OK;
+}
+
+int store_event_personal_clear(store *st, int64_t acct)
+{
+	sqlite3_stmt *s = stmt(st, S_EVENT_CLEAR);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	return run(st, s, "clear event personal data");
+}
+
+/* ---- consent state ---- */
+
+int store_consent_get(store *st, int64_t acct, const char *purpose,
+		      char state_out[16], int64_t *seq_out)
+{
+	sqlite3_stmt *s = stmt(st, S_CONSENT_GET);
+	int rc;
+
+	snprintf(state_out, 16, "none");
+	*seq_out = 0;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	bind_text(s, 2, purpose);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		col_copy(s, 0, state_out, 16);
+		*seq_out = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, "consent");
+	return STORE_OK;
+}
+
+int store_consent_set(store *st, int64_t acct, const char *purpose,
+		      const char *state, int64_t seq)
+{
+	sqlite3_stmt *s = stmt(st, S_CONSENT_SET);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	bind_text(s, 2, purpose);
+	bind_text(s, 3, state);
+	sqlite3_bind_int64(s, 4, seq);
+	return run(st, s, "set consent");
+}
+
+int store_consent_delete_account(store *st, int64_t acct)
+{
+	sqlite3_stmt *s = stmt(st, S_CONSENT_DEL_ACCT);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	return run(st, s, "delete consent");
+}
+
+int store_consents_each(store *st, int64_t acct, store_consent_fn fn, void *arg)
+{
+	sqlite3_stmt *s = stmt(st, acct < 0 ? S_CONSENTS_ALL : S_CONSENTS_ACCT);
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	if (acct >= 0)
+		sqlite3_bind_int64(s, 1, acct);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((stop = fn(sqlite3_column_int64(s, 0), col_str(s, 1), col_str(s, 2),
+			       sqlite3_column_int64(s, 3), arg)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "read consent");
+	return STORE_OK;
+}
+
+int store_granted_each(store *st, const char *purpose, store_id_fn fn, void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_GRANTED);
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, purpose);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((stop = fn(col_str(s, 0), arg)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "read granted");
+	return STORE_OK;
+}
+
+/* ---- cursors ---- */
+
+struct store_iter {
+	store *st;
+	sqlite3_stmt *s;
+};
+
+static int iter_open(store *st, const char *sql, store_iter **out)
+{
+	store_iter *it = xcalloc(1, sizeof(*it));
+
+	*out = NULL;
+	it->st = st;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &it->s, NULL) != SQLITE_OK) {
+		free(it);
+		return db_fail(st, "prepare cursor");
+	}
+	*out = it;
+	return STORE_OK;
+}
+
+int store_iter_event_kinds(store *st, store_iter **out)
+{
+	return iter_open(st, "SELECT acct, purpose, kind FROM event"
+			 " ORDER BY acct, purpose, seq", out);
+}
+
+int store_iter_consents(store *st, store_iter **out)
+{
+	return iter_open(st, "SELECT acct, purpose, state FROM consent"
+			 " ORDER BY acct, purpose", out);
+}
+
+int store_iter_next(store_iter *it, int64_t *acct_out, const char **purpose_out,
+		    const char **text_out)
+{
+	int rc = sqlite3_step(it->s);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW)
+		return db_fail(it->st, "read cursor");
+	*acct_out = sqlite3_column_int64(it->s, 0);
+	*purpose_out = col_str(it->s, 1);
+	*text_out = col_str(it->s, 2);
+	if (!*purpose_out || !*text_out)
+		return set_err(it->st, STORE_ERR, "%s: NULL where text is required", it->st->path);
+	return 1;
+}
+
+void store_iter_free(store_iter *it)
+{
+	if (!it)
+		return;
+	sqlite3_finalize(it->s);
+	free(it);
+}
+
+/* ---- requests ---- */
+
+static void request_from(sqlite3_stmt *s, request_row *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(s, 0);
+	out->acct = sqlite3_column_int64(s, 1);
+	out->created = sqlite3_column_int64(s, 2);
+	out->expires = sqlite3_column_int64(s, 3);
+	col_copy(s, 4, out->purpose, sizeof(out->purpose));
+	col_copy(s, 5, out->token_hash, sizeof(out->token_hash));
+	col_copy(s, 6, out->state, sizeof(out->state));
+}
+
+static int request_one(store *st, sqlite3_stmt *s, request_row *out)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		request_from(s, out);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, "request");
+	return STORE_OK;
+}
+
+int store_request_insert(store *st, request_row *req)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUEST_INSERT);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, req->acct);
+	bind_text(s, 2, req->purpose);
+	bind_text(s, 3, req->token_hash);
+	sqlite3_bind_int64(s, 4, req->created);
+	sqlite3_bind_int64(s, 5, req->expires);
+	bind_text(s, 6, req->state);
+	if ((rc = run(st, s, "insert request")))
+		return rc;
+	req->id = sqlite3_last_insert_rowid(st->db);
+	return STORE_OK;
+}
+
+int store_request_open(store *st, int64_t acct, const char *purpose, request_row *out)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUEST_OPEN);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	bind_text(s, 2, purpose);
+	return request_one(st, s, out);
+}
+
+int store_request_by_token_hash(store *st, const char *token_hash, request_row *out)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUEST_BY_HASH);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, token_hash);
+	return request_one(st, s, out);
+}
+
+int store_request_set_state(store *st, int64_t id, const char *state)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUEST_STATE);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, state);
+	return run(st, s, "request state");
+}
+
+int store_requests_due(store *st, int64_t acct, int64_t now, request_row *out,
+		       int max, int *n_out)
+{
+	sqlite3_stmt *s = stmt(st, acct < 0 ? S_REQUESTS_DUE_ALL : S_REQUESTS_DUE_ACCT);
+	int rc, n = 0;
+
+	*n_out = 0;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, max);
+	if (acct >= 0)
+		sqlite3_bind_int64(s, 3, acct);
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		request_from(s, &out[n++]);
+	sqlite3_reset(s);
+	if (n < max && rc != SQLITE_DONE)
+		return db_fail(st, "due requests");
+	*n_out = n;
+	return STORE_OK;
+}
+
+/* ---- outbox ---- */
+
+int store_outbox_insert(store *st, const char *kind, int64_t acct,
+			const char *purpose, int64_t request, const char *token,
+			int64_t *id_out)
+{
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_INSERT);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, kind);
+	sqlite3_bind_int64(s, 2, acct);
+	bind_text(s, 3, purpose ? purpose : "");
+	if (request > 0)
+		sqlite3_bind_int64(s, 4, request);
+	bind_text(s, 5, token);
+	sqlite3_bind_int64(s, 6, text_now());
+	if ((rc = run(st, s, "queue mail")))
+		return rc;
+	if (id_out)
+		*id_out = sqlite3_last_insert_rowid(st->db);
+	return STORE_OK;
+}
+
+int store_outbox_delete_account(store *st, int64_t acct)
+{
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_DEL_ACCT);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	return run(st, s, "delete outbox");
+}
