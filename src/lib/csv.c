@@ -64,9 +64,13 @@ csv_reader *csv_reader_new(FILE *in)
 
 	if (in == NULL)
 		return NULL;
-	r = xcalloc(1, sizeof *r);
+	/* The buffers need no clearing: only bytes read into them are used. */
+	r = xmalloc(sizeof *r);
 	r->in = in;
+	r->pos = r->len = 0;
+	r->started = r->eof = r->ioerr = false;
 	r->line = 1;
+	r->err[0] = '\0';
 	return r;
 }
 

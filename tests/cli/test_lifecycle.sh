@@ -1,0 +1,154 @@
+#!/bin/bash
+# The consentctl life cycle on a fresh database: add/import, request,
+# pending, grant (through the ledger, as the inbound channel will), check,
+# granted, revoke, re-request, expiry, export, erase, ledger verify.
+. "$(dirname "$0")/lib.sh"
+write_conf
+
+run ctl account add u1 Alice@Example.org --name "Alice Müller" --lang de
+expect_rc 0 "account add"
+run ctl account add u1 other@example.org
+expect_rc 1 "account add of an existing id"
+expect_match "$ERR" "already exists" "account add duplicate message"
+run ctl account add u2 "not an address"
+expect_rc 2 "account add with a bad address"
+run ctl account add u3 bob@example.org --lang fr
+expect_rc 2 "account add with an unknown language"
+run ctl account show u1
+expect_match "$OUT" "email: +Alice@Example.org" "account show email"
+expect_match "$OUT" "consent: log-linking none" "account show state"
+
+run ctl status u1 log-linking
+expect_eq "$OUT" "none" "status before any request"
+run ctl check u1 log-linking
+expect_rc 1 "check before any request"
+expect_eq "$OUT" "" "check prints nothing"
+run ctl check nobody log-linking
+expect_rc 1 "check of an unknown account"
+run ctl check u1 no-such-purpose
+expect_rc 2 "check of an unknown purpose"
+run ctl status nobody
+expect_rc 2 "status of an unknown account"
+expect_match "$ERR" "no account 'nobody'" "unknown account message"
+
+run ctl request u1 log-linking
+expect_rc 0 "request"
+run ctl status u1 log-linking
+expect_eq "$OUT" "pending" "state after request"
+run ctl request u1 log-linking
+expect_rc 1 "second request while pending"
+expect_match "$ERR" "--resend" "second request hints --resend"
+run ctl request u1 log-linking --resend
+expect_rc 0 "request --resend"
+run sqlite3 "$DB" "SELECT state FROM request ORDER BY id"
+expect_eq "$(echo $OUT)" "superseded open" "resend supersedes the old token"
+run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE kind='request' AND state='queued'"
+expect_eq "$OUT" "2" "two request mails queued"
+# Only the hash of the token is stored with the request.
+run sqlite3 "$DB" "SELECT length(token_hash), (SELECT count(*) FROM request r2 WHERE r2.token_hash IN (SELECT token FROM outbox)) FROM request LIMIT 1"
+expect_eq "$OUT" "64|0" "request stores a 64-hex hash, never the token"
+
+# The person answers (simulated inbound channel): granted.
+run "$LEDGER_GRANT" "$CONF" u1 log-linking
+expect_rc 0 "grant through the ledger"
+run ctl check u1 log-linking
+expect_rc 0 "check after grant"
+run ctl --json check u1 log-linking
+expect_match "$OUT" '"granted": true' "check --json"
+run ctl request u1 log-linking
+expect_rc 1 "request while granted"
+
+ctl account add u4 dora@example.org >/dev/null
+ctl request u4 log-linking >/dev/null
+"$LEDGER_GRANT" "$CONF" u4 log-linking
+ctl account add u5 emil@example.org >/dev/null
+run ctl granted log-linking
+expect_eq "$(echo $OUT)" "u1 u4" "granted lists exactly the granted ids"
+run ctl --json granted log-linking
+expect_match "$OUT" '"count": 2' "granted --json count"
+
+run ctl revoke u1 log-linking
+expect_rc 2 "revoke without --reason"
+run ctl revoke u1 log-linking --reason "Telefonat mit Frau Müller am 27.11."
+expect_rc 0 "revoke"
+run ctl status u1 log-linking
+expect_eq "$OUT" "revoked" "state after revoke"
+run ctl check u1 log-linking
+expect_rc 1 "check after revoke"
+run ctl revoke u1 log-linking --reason again
+expect_rc 1 "revoke when already revoked"
+expect_match "$ERR" "nothing to withdraw" "second revoke message"
+run ctl request u1 log-linking
+expect_rc 0 "new request after revoke"
+run ctl revoke u1 log-linking --reason "Brief"
+run ctl status u1 log-linking
+expect_eq "$OUT" "declined" "withdrawal while pending makes it declined"
+run ctl granted log-linking
+expect_eq "$(echo $OUT)" "u4" "granted after revoke"
+
+# Expiry: a request past its lifetime reads expired at once and is recorded
+# as an expire event by the expiry duty.
+ctl request u5 log-linking >/dev/null
+run sqlite3 "$DB" "UPDATE request SET expires = strftime('%s','now') - 1 WHERE state = 'open' AND acct = (SELECT key FROM account WHERE id = 'u5')"
+run ctl status u5 log-linking
+expect_eq "$OUT" "expired" "pending past its lifetime reads expired"
+run ctl expire
+expect_match "$OUT" "^1 request expired" "expire records one"
+run sqlite3 "$DB" "SELECT kind FROM event ORDER BY seq DESC LIMIT 1"
+expect_eq "$OUT" "expire" "expire event in the ledger"
+run ctl request u5 log-linking
+expect_rc 0 "request again after expiry"
+run ctl status u5 log-linking
+expect_eq "$OUT" "pending" "expired -> pending"
+if command -v faketime >/dev/null; then
+	ctl account add u6 fritz@example.org >/dev/null
+	ctl request u6 log-linking >/dev/null
+	run faketime -f '+31d' "$CONSENTCTL" -c "$CONF" status u6 log-linking
+	expect_eq "$OUT" "expired" "31 days later (faketime) the request is expired"
+	run faketime -f '+29d' "$CONSENTCTL" -c "$CONF" status u6 log-linking
+	expect_eq "$OUT" "pending" "29 days later it is still pending"
+else
+	fail "faketime not installed (apt-get install faketime)"
+fi
+
+run ctl status u1
+expect_eq "$OUT" "log-linking declined" "status without purpose"
+run ctl --json status u1
+expect_match "$OUT" '"log-linking": "declined"' "status --json"
+
+run ctl export u1
+expect_rc 0 "export"
+expect_match "$OUT" '"format": "consentd-export-1"' "export format"
+expect_match "$OUT" '"email": "Alice@Example.org"' "export email"
+expect_match "$OUT" '"reason": "Telefonat mit Frau M' "export carries the staff reason"
+expect_eq "$(printf '%s' "$OUT" | grep -c '"event": ')" "6" "export lists all six events of u1"
+
+run ctl account set-email u4 dora.neu@example.org
+expect_rc 0 "set-email"
+run ctl account show u4
+expect_match "$OUT" "dora.neu@example.org" "new email shown"
+run ctl account set-email u4 "bad@@example.org"
+expect_rc 2 "set-email with a bad address"
+
+run ctl ledger verify
+expect_rc 0 "ledger verify"
+expect_match "$OUT" "^ledger intact: [0-9]+ events" "verify output"
+
+run ctl erase u1
+expect_rc 0 "erase"
+run ctl check u1 log-linking
+expect_rc 1 "check after erase"
+run ctl export u1
+expect_rc 2 "export after erase"
+run ctl ledger verify
+expect_rc 0 "ledger verify after erase"
+run sqlite3 "$DB" "SELECT count(*) FROM event WHERE address IS NOT NULL AND acct = (SELECT key FROM account WHERE erased IS NOT NULL)"
+expect_eq "$OUT" "0" "no personal data left in the erased account's events"
+run ctl account add u1 alice.again@example.org
+expect_rc 0 "the id can be used again after erasure"
+
+run ctl --help
+expect_match "$OUT" "exit status:" "help documents exit codes"
+run ctl frobnicate
+expect_rc 2 "unknown command"
+finish

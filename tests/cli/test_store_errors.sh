@@ -1,0 +1,78 @@
+#!/bin/bash
+# The database under trouble: locked by another process, read-only or
+# missing directory, corrupt file, foreign SQLite file, newer schema.
+# Each gets a clear message, exit 2, and loses nothing already stored.
+. "$(dirname "$0")/lib.sh"
+write_conf
+
+run ctl status x
+expect_rc 2 "reading a database that does not exist"
+expect_match "$ERR" "no such database" "missing database message"
+[ ! -e "$DB" ] || fail "a read command created the database"
+
+ctl account add k1 k1@example.org >/dev/null
+
+# Locked: another process holds the write lock longer than busy_timeout_ms.
+sqlite3 "$DB" "BEGIN IMMEDIATE; INSERT INTO outbox(kind,acct,purpose,state,created) VALUES('x',1,'','held',0); SELECT 'locked';" \
+	".system sleep 3" "ROLLBACK;" >/dev/null 2>&1 &
+holder=$!
+sleep 0.5
+run ctl account add k2 k2@example.org
+expect_rc 2 "write while another process holds the lock"
+expect_match "$ERR" "locked by another process" "lock message"
+run ctl check k1 log-linking
+expect_rc 1 "reads still work while a writer holds the lock (WAL)"
+wait $holder
+run ctl account add k2 k2@example.org
+expect_rc 0 "write after the lock is released"
+
+# Read-only directory: writes refused clearly, nothing lost.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$SCRATCH"; chmod 644 "$DB" "$CONF"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CONSENTCTL" -c "$CONF" account add k3 k3@example.org
+	expect_rc 2 "write as a user who cannot write the directory"
+	expect_match "$ERR" "read-only|cannot write" "read-only message"
+else
+	chmod 555 "$SCRATCH"
+	run ctl account add k3 k3@example.org
+	expect_rc 2 "write into a read-only directory"
+	chmod 755 "$SCRATCH"
+fi
+run ctl account show k2
+expect_rc 0 "data intact after the refused write"
+
+# Missing directory.
+write_conf -e "s#^path = .*#path = $SCRATCH/nodir/c.db#"
+run ctl account add m1 m1@example.org
+expect_rc 2 "missing directory"
+expect_match "$ERR" "directory .*nodir does not exist" "missing directory message"
+
+# Corrupt file.
+head -c 8192 /dev/urandom > "$SCRATCH/corrupt.db"
+sum_before=$(sha256sum < "$SCRATCH/corrupt.db")
+write_conf -e "s#^path = .*#path = $SCRATCH/corrupt.db#"
+run ctl account add c1 c1@example.org
+expect_rc 2 "corrupt file"
+expect_match "$ERR" "not a consentd database, or corrupt" "corrupt message"
+expect_eq "$(sha256sum < "$SCRATCH/corrupt.db")" "$sum_before" "corrupt file untouched"
+
+# A SQLite database of another application.
+sqlite3 "$SCRATCH/foreign.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
+sum_before=$(sha256sum < "$SCRATCH/foreign.db")
+write_conf -e "s#^path = .*#path = $SCRATCH/foreign.db#"
+run ctl account add f1 f1@example.org
+expect_rc 2 "foreign database"
+expect_match "$ERR" "another application" "foreign message"
+expect_eq "$(sha256sum < "$SCRATCH/foreign.db")" "$sum_before" "foreign file untouched"
+
+# A database from a newer consentd.
+write_conf
+cp "$DB" "$SCRATCH/newer.db"
+sqlite3 "$SCRATCH/newer.db" "PRAGMA journal_mode=DELETE; PRAGMA user_version = 99;" >/dev/null
+sum_before=$(sha256sum < "$SCRATCH/newer.db")
+write_conf -e "s#^path = .*#path = $SCRATCH/newer.db#"
+run ctl account show k1
+expect_rc 2 "newer schema"
+expect_match "$ERR" "schema version 99 is newer" "newer schema message"
+expect_eq "$(sha256sum < "$SCRATCH/newer.db")" "$sum_before" "newer database untouched"
+finish
