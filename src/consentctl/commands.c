@@ -82,7 +82,7 @@ static int store_error(ctl *c, int rc, const char *msg)
 
 static void json_out(json_t *doc)
 {
-	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	json_dumpf(doc, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);
 	json_decref(doc);
 }

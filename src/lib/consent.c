@@ -214,8 +214,14 @@ int consent_revoke(store *st, const config *cfg, const char *id, const char *pur
 	rc = store_consent_get(st, a.key, purpose, prev_state_out, &seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		goto cleanup;
+	/* A pending request is answered by the withdrawal: its token is spent. */
+	rc = store_request_open(st, a.key, purpose, &req);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		goto cleanup;
 	event_init(&ev, &a, purpose, EV_REVOKE, CHANNEL_STAFF);
 	ev.reason = reason;
+	if (rc == STORE_OK)
+		ev.request = req.id;
 	rc = ledger_append(st, &ev, a.hkey);
 	if (rc == STORE_EXISTS) {
 		snprintf(err, errlen, "nothing to withdraw: consent of '%s' for '%s' is %s",
@@ -224,11 +230,7 @@ int consent_revoke(store *st, const config *cfg, const char *id, const char *pur
 	}
 	if (rc)
 		goto cleanup;
-	/* A pending request is answered by the withdrawal: its token is spent. */
-	rc = store_request_open(st, a.key, purpose, &req);
-	if (rc == STORE_OK)
-		rc = store_request_set_state(st, req.id, "answered");
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+	if (ev.request && (rc = store_request_set_state(st, ev.request, "answered")))
 		goto cleanup;
 	if ((rc = store_outbox_insert(st, !strcmp(prev_state_out, STATE_GRANTED)
 				      ? "receipt-revoked" : "receipt-declined",

@@ -87,7 +87,7 @@ int export_account(store *st, const config *cfg, const char *id, FILE *fp,
 	json_object_set_new(doc, "consents", consents);
 	json_object_set_new(doc, "events", events);
 	acc = consents = events = NULL;
-	if (json_dumpf(doc, fp, JSON_INDENT(2) | JSON_ENSURE_ASCII) || fputc('\n', fp) == EOF) {
+	if (json_dumpf(doc, fp, JSON_INDENT(2)) || fputc('\n', fp) == EOF) {
 		snprintf(err, errlen, "cannot write the export");
 		rc = STORE_ERR;
 	}

@@ -6,7 +6,9 @@
  * numbers and reasons), the invariants a caller relies on (field and field
  * count limits, NUL-terminated fields with no NUL, CR or LF inside, line
  * numbers increasing), and that each row written back out fully quoted
- * reads back the same. Any difference aborts.
+ * reads back the same. Each input is also read a second time behind blank
+ * lines that move the reader's 64 KiB buffer boundary into it. Any
+ * difference aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +38,9 @@ struct model_rec {
 };
 
 enum { M_START, M_PLAIN, M_QUOTED, M_QUOTE };
+
+/* The reader's fread size (csv.c), to aim inputs at its boundary. */
+#define READ_CHUNK 65536
 
 /* model_line - parse the line content s[0..n) (line end removed). */
 static void model_line(const uint8_t *s, size_t n, struct model_rec *out)
@@ -192,7 +197,8 @@ static void check_round_trip(const csv_row *row)
 	fclose(f);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* run - read data[0..size) and compare with the model throughout. */
+static void run(const uint8_t *data, size_t size)
 {
 	static struct model_rec want;
 	FILE *f;
@@ -209,8 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lfs += data[i] == '\n';
 
 	f = fmemopen((void *)(uintptr_t)data, size, "r");
-	if (f == NULL)
-		return 0;
+	CHECK(f != NULL);
 	r = csv_reader_new(f);
 	CHECK(r != NULL);
 	for (;;) {
@@ -248,5 +253,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(csv_next(r, &got) == CSV_EOF);
 	csv_reader_free(r);
 	fclose(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t shift, pad;
+	uint8_t *moved;
+
+	run(data, size);
+
+	/* Again behind blank lines that put the reader's 64 KiB read boundary
+	 * at an input-dependent offset inside the data. */
+	if (size == 0 || size > READ_CHUNK)
+		return 0;
+	shift = (size * 7 + data[0]) % (size + 1);
+	pad = READ_CHUNK - shift;
+	moved = malloc(pad + size);
+	CHECK(moved != NULL);
+	memset(moved, '\n', pad);
+	if (pad >= 2 && (data[size - 1] & 1))
+		moved[pad - 2] = '\r';         /* sometimes a CRLF blank line */
+	memcpy(moved + pad, data, size);
+	run(moved, pad + size);
+	free(moved);
 	return 0;
 }
