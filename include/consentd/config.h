@@ -11,6 +11,8 @@
 #define CONSENTD_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include "limits.h"
 
 enum config_tls { TLS_NO = 0, TLS_TRY, TLS_REQUIRE, TLS_STARTTLS, TLS_IMAPS };
@@ -63,6 +65,10 @@ typedef struct config {
  * a config in *out, or -1 with a one-line message in err ("FILE:LINE: key:
  * what is wrong"). */
 int config_load(config **out, const char *path, char *err, size_t errlen);
+
+/* config_load_stream - the same, from an open stream; name is used in
+ * messages. Password-file permissions are checked as for a file. */
+int config_load_stream(config **out, FILE *fp, const char *name, char *err, size_t errlen);
 
 /* config_purpose_find - the purpose called name, or NULL. */
 const config_purpose *config_purpose_find(const config *cfg, const char *name);

@@ -379,7 +379,7 @@ const char *config_default_path(void)
 	return CONSENTD_DEFAULT_CONFIG;
 }
 
-int config_load(config **out, const char *path, char *err, size_t errlen)
+static int load(config **out, FILE *fp, const char *name, char *err, size_t errlen)
 {
 	parse_ctx p = { 0 };
 	config *cfg = xcalloc(1, sizeof(*cfg));
@@ -387,8 +387,9 @@ int config_load(config **out, const char *path, char *err, size_t errlen)
 	int rc = -1, r;
 
 	*out = NULL;
-	cfg->path = xstrdup(path ? path : CONSENTD_DEFAULT_CONFIG);
+	cfg->path = xstrdup(name);
 	p.cfg = cfg;
+	p.fp = fp;
 	p.at_line_start = true;
 	p.err = err;
 	p.errlen = errlen;
@@ -398,12 +399,6 @@ int config_load(config **out, const char *path, char *err, size_t errlen)
 			*str_field(cfg, config_keys[i].offset) = NULL;
 		if (set_value(&p, &config_keys[i], config_keys[i].def))
 			goto cleanup;   /* a bad default is a bug; report it anyway */
-	}
-	p.fp = fopen(cfg->path, "r");
-	if (!p.fp) {
-		snprintf(err, errlen, "%s: cannot read configuration: %s", cfg->path,
-			 strerror(errno));
-		goto cleanup;
 	}
 	/* Heap buffer big enough for any accepted line; line_reader refuses
 	 * longer ones, so inih never splits a line. */
@@ -425,7 +420,7 @@ int config_load(config **out, const char *path, char *err, size_t errlen)
 		}
 		goto cleanup;
 	}
-	if (ferror(p.fp)) {
+	if (ferror(fp)) {
 		snprintf(err, errlen, "%s: read error", cfg->path);
 		goto cleanup;
 	}
@@ -435,9 +430,29 @@ int config_load(config **out, const char *path, char *err, size_t errlen)
 	cfg = NULL;
 	rc = 0;
 cleanup:
-	if (p.fp)
-		fclose(p.fp);
 	config_free(cfg);
+	return rc;
+}
+
+int config_load_stream(config **out, FILE *fp, const char *name, char *err, size_t errlen)
+{
+	return load(out, fp, name, err, errlen);
+}
+
+int config_load(config **out, const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		path = CONSENTD_DEFAULT_CONFIG;
+	if (!(fp = fopen(path, "r"))) {
+		snprintf(err, errlen, "%s: cannot read configuration: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = load(out, fp, path, err, errlen);
+	fclose(fp);
 	return rc;
 }
 
