@@ -45,8 +45,8 @@ struct csv_reader {
 	bool ioerr;
 	unsigned long line;         /* line number of the next unread byte */
 	char err[80];               /* formatted reason for CSV_BAD */
-	unsigned char buf[CSV_READ_CHUNK];
-	char rec[CSV_FIELDS_MAX * CSV_SLOT];
+	unsigned char *buf;         /* CSV_READ_CHUNK bytes */
+	char *rec;                  /* CSV_FIELDS_MAX slots of CSV_SLOT bytes */
 };
 
 /* Line parse in progress. */
@@ -64,8 +64,12 @@ csv_reader *csv_reader_new(FILE *in)
 
 	if (in == NULL)
 		return NULL;
-	/* The buffers need no clearing: only bytes read into them are used. */
+	/* Two buffers rather than one block: each stays under the usual
+	 * 128 KiB mmap threshold of malloc. They need no clearing: only bytes
+	 * read into them are ever used. */
 	r = xmalloc(sizeof *r);
+	r->buf = xmalloc(CSV_READ_CHUNK);
+	r->rec = xmalloc(CSV_FIELDS_MAX * CSV_SLOT);
 	r->in = in;
 	r->pos = r->len = 0;
 	r->started = r->eof = r->ioerr = false;
@@ -76,6 +80,10 @@ csv_reader *csv_reader_new(FILE *in)
 
 void csv_reader_free(csv_reader *r)
 {
+	if (r == NULL)
+		return;
+	free(r->buf);
+	free(r->rec);
 	free(r);
 }
 
@@ -85,7 +93,7 @@ static bool fill(csv_reader *r)
 	if (r->eof || r->ioerr)
 		return false;
 	r->pos = 0;
-	r->len = fread(r->buf, 1, sizeof r->buf, r->in);
+	r->len = fread(r->buf, 1, CSV_READ_CHUNK, r->in);
 	if (r->len == 0) {
 		if (ferror(r->in))
 			r->ioerr = true;
@@ -110,6 +118,25 @@ static int peek(csv_reader *r)
 	if (r->pos == r->len && !fill(r))
 		return -1;
 	return r->buf[r->pos];
+}
+
+/* skip_line - discard the rest of a refused line, LF included; returns
+ * '\n', or -1 when input ended first. */
+static int skip_line(csv_reader *r)
+{
+	for (;;) {
+		const unsigned char *lf;
+
+		if (r->pos == r->len && !fill(r))
+			return -1;
+		lf = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+		if (lf != NULL) {
+			r->pos = (size_t)(lf - r->buf) + 1;
+			r->line++;
+			return '\n';
+		}
+		r->pos = r->len;
+	}
 }
 
 /* skip_bom - drop a UTF-8 byte order mark at the very start of input.
@@ -215,6 +242,16 @@ static void parse_byte(csv_reader *r, struct line_parse *lp, csv_row *out, int c
 	}
 }
 
+/* io_error - report a failed read; errno is the one fread left. */
+static int io_error(const csv_reader *r, csv_row *out)
+{
+	memset(out, 0, sizeof *out);
+	out->line = r->line;
+	if (errno == 0)
+		errno = EIO;
+	return CSV_IOERR;
+}
+
 int csv_next(csv_reader *r, csv_row *out)
 {
 	struct line_parse lp;
@@ -236,16 +273,16 @@ int csv_next(csv_reader *r, csv_row *out)
 
 		/* Read one physical line: up to LF, CRLF or end of input. */
 		for (;;) {
+			if (lp.bad) {
+				c = skip_line(r);
+				break;
+			}
 			c = get(r);
 			if (c == -1)
 				break;
 			if (c == '\n') {
 				r->line++;
 				break;
-			}
-			if (lp.bad) {
-				lp.any = true;
-				continue;
 			}
 			if (c == '\r') {
 				int d = peek(r);
@@ -266,7 +303,7 @@ int csv_next(csv_reader *r, csv_row *out)
 		}
 
 		if (r->ioerr)
-			goto ioerr;
+			return io_error(r, out);
 		if (!lp.any) {
 			if (c == -1)
 				return CSV_EOF;
@@ -286,11 +323,4 @@ int csv_next(csv_reader *r, csv_row *out)
 		out->nfields = lp.nfields;
 		return CSV_ROW;
 	}
-
-ioerr:
-	memset(out, 0, sizeof *out);
-	out->line = r->line;
-	if (errno == 0)
-		errno = EIO;
-	return CSV_IOERR;
 }
