@@ -59,7 +59,7 @@ typedef struct account {
 	char id[ACCOUNT_ID_MAX + 1];        /* the application's id; "" once erased */
 	char email[ADDR_MAX + 1];
 	char name[ACCOUNT_NAME_MAX + 1];
-	char lang[3];
+	char lang[3];                       /* "" when none: default_lang applies */
 	int64_t created, updated;
 	bool has_hkey;
 	unsigned char hkey[ACCOUNT_KEY_LEN];
@@ -68,8 +68,11 @@ typedef struct account {
 int store_account_get(store *st, const char *id, account *out);
 int store_account_get_key(store *st, int64_t key, account *out);
 
-/* store_account_upsert - insert or update by id. *created_out (may be NULL)
- * tells which. A new account gets a fresh random hkey. */
+/* store_account_upsert - insert or update by id. name and lang: NULL keeps
+ * the stored value (a new account has none), "" clears it; an account
+ * without lang gets [service] default_lang at use. *created_out (may be
+ * NULL) says whether the account is new; a new account gets a fresh random
+ * hkey. */
 int store_account_upsert(store *st, const char *id, const char *email,
 			 const char *name, const char *lang, bool *created_out);
 int store_account_set_email(store *st, int64_t key, const char *email);
@@ -125,7 +128,8 @@ typedef int (*store_consent_fn)(int64_t acct, const char *purpose,
 int store_consents_each(store *st, int64_t acct, store_consent_fn fn, void *arg);
 
 /* store_granted_each - ids of accounts whose cached state for purpose is
- * granted, streamed in id order. */
+ * granted, streamed in account creation order (from an index: no sort, so
+ * memory stays constant for millions of accounts). */
 typedef int (*store_id_fn)(const char *id, void *arg);
 int store_granted_each(store *st, const char *purpose, store_id_fn fn, void *arg);
 
@@ -164,7 +168,14 @@ int store_request_set_state(store *st, int64_t id, const char *state);
 int store_requests_due(store *st, int64_t acct, int64_t now, request_row *out,
 		       int max, int *n_out);
 
+/* store_requests_close_account - set every open request of acct to state. */
+int store_requests_close_account(store *st, int64_t acct, const char *state);
+
 /* ---- outbox ---- */
+
+/* store_outbox_cancel_request - a queued mail of a request that is no longer
+ * open is cancelled and its plaintext token dropped. */
+int store_outbox_cancel_request(store *st, int64_t request);
 
 int store_outbox_insert(store *st, const char *kind, int64_t acct,
 			const char *purpose, int64_t request, const char *token,

@@ -36,9 +36,18 @@ const char *account_validate(const char *id, const char *email, const char *name
 	if (!*email)
 		return "empty email";
 	if ((r = addr_check(email, strlen(email)))) {
-		snprintf(why, whylen, "email '%.*s': %s", 80, email, r);
+		/* Quote at most 80 bytes, cut at a character boundary; never
+		 * quote bytes that could break a terminal or a JSON string. */
+		size_t cut = strnlen(email, 81);
+
+		if (cut > 80)
+			for (cut = 80; cut > 0 && ((unsigned char)email[cut] & 0xC0) == 0x80; cut--)
+				;
 		if (!text_utf8_valid(email, strlen(email)) || text_has_control(email, strlen(email)))
 			snprintf(why, whylen, "email: %s", r);
+		else
+			snprintf(why, whylen, "email '%.*s%s': %s", (int)cut, email,
+				 email[cut] ? "..." : "", r);
 		return why;
 	}
 	if (name) {
@@ -57,11 +66,25 @@ const char *account_validate(const char *id, const char *email, const char *name
 	return NULL;
 }
 
+/* upsert - name/lang NULL when the column is absent: an existing account
+ * keeps its value. A new account, or an empty lang, gets default_lang. */
 static int upsert(store *st, const config *cfg, const char *id, const char *email,
 		  const char *name, const char *lang, bool *created_out)
 {
-	return store_account_upsert(st, id, email, name && *name ? name : NULL,
-				    lang && *lang ? lang : cfg->default_lang, created_out);
+	account existing;
+	int rc;
+
+	if (lang && !*lang) {
+		lang = cfg->default_lang;
+	} else if (!lang) {
+		rc = store_account_get(st, id, &existing);
+		digest_wipe(existing.hkey, sizeof(existing.hkey));
+		if (rc == STORE_NOTFOUND)
+			lang = cfg->default_lang;
+		else if (rc)
+			return rc;
+	}
+	return store_account_upsert(st, id, email, name, lang, created_out);
 }
 
 int account_put(store *st, const config *cfg, const char *id, const char *email,

@@ -79,8 +79,11 @@ typedef struct parse_ctx {
 	config *cfg;
 	FILE *fp;
 	unsigned line;            /* line most recently handed to inih */
-	size_t line_len;          /* bytes of it read so far */
+	size_t line_len;          /* bytes of it read so far, without the line end */
 	bool at_line_start;
+	char section[96];         /* the last [section] as written (inih cuts at 49) */
+	unsigned key_line[NKEYS]; /* where each key was given, 0 when not */
+	bool version_seen[PURPOSES_MAX];
 	bool seen[NKEYS];
 	char *err;
 	size_t errlen;
@@ -108,12 +111,13 @@ static void fail(parse_ctx *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* line_reader - fgets for inih that counts lines and refuses long ones.
- * inih may read one long line in several calls (growing its buffer). */
+/* line_reader - fgets for inih that counts lines, refuses long ones and
+ * keeps the name of each [section] as written. */
 static char *line_reader(char *str, int num, void *stream)
 {
 	parse_ctx *p = stream;
-	size_t len;
+	size_t len, content;
+	const char *c, *end;
 
 	if (!fgets(str, num, p->fp))
 		return NULL;
@@ -122,11 +126,26 @@ static char *line_reader(char *str, int num, void *stream)
 		p->line_len = 0;
 	}
 	len = strlen(str);
-	p->line_len += len;
+	content = len;
+	if (content && str[content - 1] == '\n')
+		content--;
+	if (content && str[content - 1] == '\r')
+		content--;
+	p->line_len += content;
 	p->at_line_start = len > 0 && str[len - 1] == '\n';
-	if (p->line_len > CONFIG_LINE_MAX + 1) {
+	if (p->line_len > CONFIG_LINE_MAX) {
 		fail(p, "line longer than %d bytes", CONFIG_LINE_MAX);
 		return NULL;   /* inih stops as at end of file; err is set */
+	}
+	for (c = str; *c == ' ' || *c == '\t'; c++)
+		;
+	if (*c == '[' && (end = strchr(c, ']'))) {
+		if ((size_t)(end - c - 1) >= sizeof(p->section)) {
+			fail(p, "section name longer than %zu bytes", sizeof(p->section) - 1);
+			return NULL;
+		}
+		memcpy(p->section, c + 1, (size_t)(end - c - 1));
+		p->section[end - c - 1] = '\0';
 	}
 	return str;
 }
@@ -238,6 +257,11 @@ static int purpose_value(parse_ctx *p, const char *section, const char *name,
 		char *end;
 		long v = strtol(value, &end, 10);
 
+		if (p->version_seen[pu - p->cfg->purpose]) {
+			fail(p, "[%s] version: given twice", section);
+			return -1;
+		}
+		p->version_seen[pu - p->cfg->purpose] = true;
 		if (end == value || *end || v < 1 || v > 1000000) {
 			fail(p, "[%s] version: '%s' is not a whole number from 1", section, value);
 			return -1;
@@ -267,12 +291,14 @@ static int purpose_value(parse_ctx *p, const char *section, const char *name,
 }
 
 /* handler - inih callback; returns 0 to stop parsing with p->err set. */
-static int handler(void *user, const char *section, const char *name, const char *value)
+static int handler(void *user, const char *cut_section, const char *name, const char *value)
 {
 	parse_ctx *p = user;
+	const char *section = p->section;   /* inih's copy may be cut short */
 	bool known_section = false;
 	size_t i;
 
+	(void)cut_section;
 	if (!strncmp(section, "purpose ", 8))
 		return purpose_value(p, section, name, value) == 0;
 	p->cur = NULL;
@@ -287,6 +313,7 @@ static int handler(void *user, const char *section, const char *name, const char
 			return 0;
 		}
 		p->seen[i] = true;
+		p->key_line[i] = p->line;
 		return set_value(p, &config_keys[i], value) == 0;
 	}
 	if (!known_section)
@@ -316,7 +343,24 @@ static int check_secret_file(parse_ctx *p, const config_key *k, const char *path
 	return 0;
 }
 
-/* check_whole - rules that span keys; p->line is 0 (whole file). */
+static size_t key_index(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (!strcmp(config_keys[i].section, section) && !strcmp(config_keys[i].name, name))
+			return i;
+	abort();   /* a name missing from config_keys is a bug here */
+}
+
+/* at_key - point messages at the line where section/name was given (0, the
+ * whole file, when it was not given and the default is at fault). */
+static void at_key(parse_ctx *p, const char *section, const char *name)
+{
+	p->line = p->key_line[key_index(section, name)];
+}
+
+/* check_whole - rules that span keys or need the whole file. */
 static int check_whole(parse_ctx *p)
 {
 	config *cfg = p->cfg;
@@ -325,11 +369,14 @@ static int check_whole(parse_ctx *p)
 	size_t i;
 	int j;
 
-	for (i = 0; i < NKEYS; i++)
-		if (config_keys[i].type == K_SECRET_FILE &&
-		    check_secret_file(p, &config_keys[i], *str_field(cfg, config_keys[i].offset)))
+	for (i = 0; i < NKEYS; i++) {
+		if (config_keys[i].type != K_SECRET_FILE)
+			continue;
+		p->line = p->key_line[i];
+		if (check_secret_file(p, &config_keys[i], *str_field(cfg, config_keys[i].offset)))
 			return -1;
-	p->line = 0;
+	}
+	at_key(p, "service", "address");
 	if (!*cfg->service_address) {
 		fail(p, "[service] address: required (the From of every mail)");
 		return -1;
@@ -338,15 +385,20 @@ static int check_whole(parse_ctx *p)
 		fail(p, "[service] address: '%s': %s", cfg->service_address, why);
 		return -1;
 	}
+	at_key(p, "service", "reply_domain");
 	if (!*cfg->reply_domain) {
 		fail(p, "[service] reply_domain: required");
 		return -1;
 	}
+	at_key(p, "service", "delimiter");
 	if (strlen(cfg->delimiter) != 1 || !strchr("+-_=.", cfg->delimiter[0])) {
 		fail(p, "[service] delimiter: must be one of + - _ = .");
 		return -1;
 	}
 	/* The reply address with a 32-character token must itself be valid. */
+	at_key(p, "service", "reply_local");
+	if (!p->line)
+		at_key(p, "service", "reply_domain");
 	if (snprintf(reply, sizeof(reply), "%s%s%032d@%s", cfg->reply_local,
 		     cfg->delimiter, 0, cfg->reply_domain) >= (int)sizeof(reply) ||
 	    (why = addr_check(reply, strlen(reply)))) {
@@ -354,10 +406,12 @@ static int check_whole(parse_ctx *p)
 		     reply, why ? why : "too long");
 		return -1;
 	}
+	at_key(p, "service", "default_lang");
 	if (strcmp(cfg->default_lang, "de") && strcmp(cfg->default_lang, "en")) {
 		fail(p, "[service] default_lang: must be de or en");
 		return -1;
 	}
+	at_key(p, "store", "path");
 	if (!*cfg->store_path) {
 		fail(p, "[store] path: required");
 		return -1;

@@ -34,14 +34,14 @@ static int load_account(store *st, const char *id, account *out, char *err, size
 }
 
 /* expire_batch - expire up to EXPIRE_BATCH due requests; inside a tx. */
-static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out)
+static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out, bool *more_out)
 {
 	request_row due[EXPIRE_BATCH];
 	account a;
 	event_row ev;
 	int n, i, rc;
 
-	*n_out = 0;
+	*n_out = 0;   /* expiries recorded (a closed request in another state is not one) */
 	if ((rc = store_requests_due(st, acct, now, due, EXPIRE_BATCH, &n)))
 		return rc;
 	for (i = 0; i < n; i++) {
@@ -60,27 +60,40 @@ static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out)
 		rc = ledger_append(st, &ev, a.hkey);
 		digest_wipe(a.hkey, sizeof(a.hkey));
 		if (rc == STORE_EXISTS)
-			continue;   /* superseded state: the request is just closed */
+			continue;   /* not pending any more: the request is just closed */
 		if (rc)
 			return rc;
+		(*n_out)++;
 	}
-	*n_out = n;
+	*more_out = n == EXPIRE_BATCH;
 	return STORE_OK;
+}
+
+/* expire_account - all due requests of one account, inside a transaction. */
+static int expire_account(store *st, int64_t acct)
+{
+	bool more = true;
+	int n, rc = STORE_OK;
+
+	while (more && rc == STORE_OK)
+		rc = expire_batch(st, acct, text_now(), &n, &more);
+	return rc;
 }
 
 int consent_expire_due(store *st, int64_t acct, int64_t now, int *n_out,
 		       char *err, size_t errlen)
 {
+	bool more = false;
 	int n, rc;
 
 	*n_out = 0;
 	err[0] = '\0';
 	do {
-		if ((rc = store_begin(st)) || (rc = expire_batch(st, acct, now, &n)) ||
+		if ((rc = store_begin(st)) || (rc = expire_batch(st, acct, now, &n, &more)) ||
 		    (rc = store_commit(st)))
 			return fail(st, rc, err, errlen);
 		*n_out += n;
-	} while (n == EXPIRE_BATCH);
+	} while (more);
 	return CONSENT_OK;
 }
 
@@ -125,7 +138,7 @@ int consent_request(store *st, const config *cfg, const char *id, const char *pu
 	event_row ev;
 	account a;
 	int64_t seq;
-	int n, rc;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(&a, 0, sizeof(a));
@@ -138,7 +151,7 @@ int consent_request(store *st, const config *cfg, const char *id, const char *pu
 		goto cleanup;
 	if ((rc = load_account(st, id, &a, err, errlen)))
 		goto cleanup;
-	if ((rc = expire_batch(st, a.key, text_now(), &n)))
+	if ((rc = expire_account(st, a.key)))
 		goto cleanup;
 	rc = store_consent_get(st, a.key, purpose, state, &seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
@@ -157,8 +170,8 @@ int consent_request(store *st, const config *cfg, const char *id, const char *pu
 		}
 		/* One open request per (account, purpose): the old token stops working. */
 		rc = store_request_open(st, a.key, purpose, &old);
-		if (rc == STORE_OK)
-			rc = store_request_set_state(st, old.id, "superseded");
+		if (rc == STORE_OK && !(rc = store_request_set_state(st, old.id, "superseded")))
+			rc = store_outbox_cancel_request(st, old.id);
 		if (rc != STORE_OK && rc != STORE_NOTFOUND)
 			goto cleanup;
 	}
@@ -196,11 +209,17 @@ int consent_revoke(store *st, const config *cfg, const char *id, const char *pur
 	event_row ev;
 	account a;
 	int64_t seq;
-	int n, rc;
+	int rc;
 
 	memset(&a, 0, sizeof(a));
 	err[0] = '\0';
 	snprintf(prev_state_out, 16, STATE_NONE);
+	if (!reason || !*reason || strlen(reason) > REASON_MAX ||
+	    !text_utf8_valid(reason, strlen(reason)) || text_has_control(reason, strlen(reason))) {
+		snprintf(err, errlen, "the reason must be one line of valid UTF-8, 1 to %d bytes",
+			 REASON_MAX);
+		return CONSENT_ERR;
+	}
 	if (!config_purpose_find(cfg, purpose)) {
 		snprintf(err, errlen, "unknown purpose '%s' (not in %s)", purpose, cfg->path);
 		return CONSENT_ERR;
@@ -209,7 +228,7 @@ int consent_revoke(store *st, const config *cfg, const char *id, const char *pur
 		goto cleanup;
 	if ((rc = load_account(st, id, &a, err, errlen)))
 		goto cleanup;
-	if ((rc = expire_batch(st, a.key, text_now(), &n)))
+	if ((rc = expire_account(st, a.key)))
 		goto cleanup;
 	rc = store_consent_get(st, a.key, purpose, prev_state_out, &seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
@@ -288,7 +307,8 @@ int consent_erase(store *st, const char *id, char *err, size_t errlen)
 		if ((rc = ledger_append(st, &ev, a.hkey)))
 			goto cleanup;
 	}
-	if ((rc = store_event_personal_clear(st, a.key)) ||
+	if ((rc = store_requests_close_account(st, a.key, "erased")) ||
+	    (rc = store_event_personal_clear(st, a.key)) ||
 	    (rc = store_outbox_delete_account(st, a.key)) ||
 	    (rc = store_consent_delete_account(st, a.key)) ||
 	    (rc = store_account_erase(st, a.key)) ||

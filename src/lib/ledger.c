@@ -112,6 +112,8 @@ int ledger_append(store *st, event_row *ev, const unsigned char *hkey)
 	next = ledger_next_state(state, ev->kind);
 	if (!next)
 		return STORE_EXISTS;
+	if (ev->request < 0)
+		ev->request = 0;   /* stored as NULL, hashed as 0 */
 	if ((rc = store_head(st, &seq, ev->prev)))
 		return rc;
 	ev->seq = seq + 1;
@@ -187,7 +189,7 @@ static int verify_states(store *st, ledger_report *rep)
 		goto cleanup;
 	er = store_iter_next(evs, &ea, &ep, &ek);
 	cr = store_iter_next(cache, &ca, &cp, &cs);
-	while (er > 0 || cr > 0) {
+	while (er != 0 || cr != 0) {
 		if (er < 0 || cr < 0) {
 			rc = er < 0 ? er : cr;
 			goto cleanup;

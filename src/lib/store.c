@@ -83,14 +83,14 @@ static const char *const migrations[] = {
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
-	S_ACCOUNT_GET, S_ACCOUNT_GET_KEY, S_ACCOUNT_INSERT, S_ACCOUNT_UPDATE,
+	S_ACCOUNT_GET, S_ACCOUNT_GET_KEY, S_ACCOUNT_UPSERT,
 	S_ACCOUNT_SET_EMAIL, S_ACCOUNT_ERASE,
 	S_EVENT_INSERT, S_HEAD_GET, S_HEAD_SET, S_EVENTS_ALL, S_EVENTS_ACCT,
 	S_EVENT_CLEAR,
 	S_CONSENT_GET, S_CONSENT_SET, S_CONSENT_DEL_ACCT, S_CONSENTS_ALL,
 	S_CONSENTS_ACCT, S_GRANTED,
 	S_REQUEST_INSERT, S_REQUEST_OPEN, S_REQUEST_BY_HASH, S_REQUEST_STATE,
-	S_REQUESTS_DUE_ALL, S_REQUESTS_DUE_ACCT,
+	S_REQUESTS_DUE_ALL, S_REQUESTS_DUE_ACCT, S_REQUESTS_CLOSE_ACCT, S_OUTBOX_CANCEL_REQ,
 	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_COUNT
@@ -105,11 +105,19 @@ enum stmt_id {
 static const char *const stmt_sql[S_COUNT] = {
 	[S_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM account WHERE id = ?1",
 	[S_ACCOUNT_GET_KEY] = "SELECT " ACCOUNT_COLS " FROM account WHERE key = ?1",
-	[S_ACCOUNT_INSERT] = "INSERT INTO account (id, email, email_lc, name, lang, hkey,"
-		" created, updated) VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?6)",
-	[S_ACCOUNT_UPDATE] = "UPDATE account SET email = ?2, email_lc = lower(?2),"
-		" name = ?3, lang = ?4, updated = ?5 WHERE id = ?1"
-		" AND (email IS NOT ?2 OR name IS NOT ?3 OR lang IS NOT ?4)",
+	/* name/lang: NULL keeps the stored value (new rows: none), "" clears it. */
+	[S_ACCOUNT_UPSERT] = "INSERT INTO account (id, email, email_lc, name, lang, hkey,"
+		" created, updated) VALUES (?1, ?2, lower(?2), nullif(?3, ''), nullif(?4, ''),"
+		" ?5, ?6, ?6)"
+		" ON CONFLICT (id) DO UPDATE SET email = excluded.email,"
+		" email_lc = excluded.email_lc,"
+		" name = CASE WHEN ?3 IS NULL THEN name ELSE nullif(?3, '') END,"
+		" lang = CASE WHEN ?4 IS NULL THEN lang ELSE nullif(?4, '') END,"
+		" updated = excluded.updated"
+		" WHERE email IS NOT excluded.email"
+		" OR (?3 IS NOT NULL AND name IS NOT nullif(?3, ''))"
+		" OR (?4 IS NOT NULL AND lang IS NOT nullif(?4, ''))"
+		" RETURNING hkey = ?5",
 	[S_ACCOUNT_SET_EMAIL] = "UPDATE account SET email = ?2, email_lc = lower(?2),"
 		" updated = ?3 WHERE key = ?1",
 	[S_ACCOUNT_ERASE] = "UPDATE account SET id = NULL, email = NULL, email_lc = NULL,"
@@ -147,6 +155,9 @@ static const char *const stmt_sql[S_COUNT] = {
 		" AND expires <= ?1 ORDER BY expires, id LIMIT ?2",
 	[S_REQUESTS_DUE_ACCT] = "SELECT " REQUEST_COLS " FROM request WHERE state = 'open'"
 		" AND expires <= ?1 AND acct = ?3 ORDER BY expires, id LIMIT ?2",
+	[S_REQUESTS_CLOSE_ACCT] = "UPDATE request SET state = ?2 WHERE acct = ?1 AND state = 'open'",
+	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL"
+		" WHERE request = ?1 AND state = 'queued'",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
 		" created) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
 	[S_OUTBOX_DEL_ACCT] = "DELETE FROM outbox WHERE acct = ?1",
@@ -272,7 +283,7 @@ static int check_identity(store *st, int *version_out)
 	    (rc = pragma_int(st, "PRAGMA user_version", &version)) ||
 	    (rc = pragma_int(st, "SELECT count(*) FROM sqlite_master", &objects)))
 		return rc;
-	if (app_id == 0 && version == 0 && objects > 0)
+	if (app_id == 0 && (version != 0 || objects > 0))
 		return set_err(st, STORE_ERR, "%s: a SQLite database of another application; "
 			       "refusing to touch it", st->path);
 	if (app_id != 0 && app_id != APPLICATION_ID)
@@ -488,50 +499,33 @@ int store_account_upsert(store *st, const char *id, const char *email,
 			 const char *name, const char *lang, bool *created_out)
 {
 	unsigned char hkey[ACCOUNT_KEY_LEN];
-	sqlite3_stmt *s = stmt(st, S_ACCOUNT_UPDATE);
-	int64_t now = text_now();
+	sqlite3_stmt *s = stmt(st, S_ACCOUNT_UPSERT);
 	int rc;
 
 	if (created_out)
 		*created_out = false;
 	if (!s)
 		return STORE_ERR;
-	bind_text(s, 1, id);
-	bind_text(s, 2, email);
-	bind_text(s, 3, name);
-	bind_text(s, 4, lang);
-	sqlite3_bind_int64(s, 5, now);
-	if ((rc = run(st, s, "update account")))
-		return rc;
-	if (sqlite3_changes(st->db) > 0)
-		return STORE_OK;
-	/* Nothing changed: either identical or absent. */
-	s = stmt(st, S_ACCOUNT_GET);
-	if (!s)
-		return STORE_ERR;
-	bind_text(s, 1, id);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	if (rc != SQLITE_DONE)
-		return db_fail(st, "account");
 	if (digest_random(hkey, sizeof(hkey)))
 		return set_err(st, STORE_ERR, "no random bytes for the account key");
-	s = stmt(st, S_ACCOUNT_INSERT);
-	if (!s)
-		return STORE_ERR;
 	bind_text(s, 1, id);
 	bind_text(s, 2, email);
 	bind_text(s, 3, name);
 	bind_text(s, 4, lang);
 	sqlite3_bind_blob(s, 5, hkey, sizeof(hkey), SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 6, now);
-	rc = run(st, s, "insert account");
+	sqlite3_bind_int64(s, 6, text_now());
 	digest_wipe(hkey, sizeof(hkey));
-	if (rc == STORE_OK && created_out)
-		*created_out = true;
-	return rc;
+	/* One row back when inserted or changed; "inserted" is 1 only when
+	 * the row carries the key just bound (an update never sets hkey). */
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && created_out)
+		*created_out = sqlite3_column_int(s, 0) == 1;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "store account");
+	return STORE_OK;
 }
 
 int store_account_set_email(store *st, int64_t key, const char *email)
@@ -926,7 +920,28 @@ int store_requests_due(store *st, int64_t acct, int64_t now, request_row *out,
 	return STORE_OK;
 }
 
+int store_requests_close_account(store *st, int64_t acct, const char *state)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUESTS_CLOSE_ACCT);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	bind_text(s, 2, state);
+	return run(st, s, "close requests");
+}
+
 /* ---- outbox ---- */
+
+int store_outbox_cancel_request(store *st, int64_t request)
+{
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_CANCEL_REQ);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, request);
+	return run(st, s, "cancel queued mail");
+}
 
 int store_outbox_insert(store *st, const char *kind, int64_t acct,
 			const char *purpose, int64_t request, const char *token,

@@ -173,10 +173,12 @@ int main(int argc, char **argv)
 	if (access(cfg->store_path, F_OK) == 0) {
 		fprintf(stderr, "bench_fill: %s exists; give a config with a fresh store\n",
 			cfg->store_path);
+		config_free(cfg);
 		return 2;
 	}
 	if (store_open(&st, cfg->store_path, cfg->busy_timeout_ms, STORE_CREATE, err, sizeof(err))) {
 		fprintf(stderr, "bench_fill: %s\n", err);
+		config_free(cfg);
 		return 2;
 	}
 	act = xcalloc(nactive, sizeof(*act));

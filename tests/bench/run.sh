@@ -103,7 +103,7 @@ rm -f "$T"/small.db*   # keep the disk use down
 timed base_import sqlite3 -init /dev/null "$T/base.db" ".import --csv $CSV t"
 BASE_IMP_SECS=$SECS BASE_IMP_KB=$KB
 echo "   baseline sqlite3 .import --csv into a plain table (no indexes, no checks): ${SECS} s, peak RSS $(mb "$KB") MB"
-rm -f "$T"/base.db* "$T"/import.db* "$SMALL_CSV"
+rm -f "$T"/base.db* "$T"/import.db* "$SMALL_CSV" "$CSV"
 
 # ---- 2. ledger verify ----
 echo

@@ -42,8 +42,8 @@ run ctl request u1 log-linking --resend
 expect_rc 0 "request --resend"
 run sqlite3 "$DB" "SELECT state FROM request ORDER BY id"
 expect_eq "$(echo $OUT)" "superseded open" "resend supersedes the old token"
-run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE kind='request' AND state='queued'"
-expect_eq "$OUT" "2" "two request mails queued"
+run sqlite3 "$DB" "SELECT state || ':' || (token IS NULL) FROM outbox WHERE kind='request' ORDER BY id"
+expect_eq "$(echo $OUT)" "cancelled:1 queued:0" "the superseded mail is cancelled and loses its token"
 # Only the hash of the token is stored with the request.
 run sqlite3 "$DB" "SELECT length(token_hash), (SELECT count(*) FROM request r2 WHERE r2.token_hash IN (SELECT token FROM outbox)) FROM request LIMIT 1"
 expect_eq "$OUT" "64|0" "request stores a 64-hex hash, never the token"
