@@ -43,7 +43,7 @@ static const char *const migrations[] = {
 	"  raw_sha256 TEXT NOT NULL, shown_sha256 TEXT NOT NULL,"
 	"  address TEXT, sender TEXT, msg_id TEXT, reason TEXT,"
 	"  pd_mac TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);"
-	"CREATE INDEX event_pair ON event(acct, purpose, seq);"
+	"CREATE INDEX event_pair ON event(acct, purpose, seq, kind);"
 	"CREATE TRIGGER event_append_only_delete BEFORE DELETE ON event"
 	" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
 	"CREATE TRIGGER event_append_only_update BEFORE UPDATE ON event"
@@ -277,7 +277,7 @@ static int pragma_int(store *st, const char *sql, int *out)
  * file is still empty (to be created). Reads only. */
 static int check_identity(store *st, int *version_out)
 {
-	int app_id, version, objects, rc;
+	int app_id = 0, version = 0, objects = 0, rc;
 
 	if ((rc = pragma_int(st, "PRAGMA application_id", &app_id)) ||
 	    (rc = pragma_int(st, "PRAGMA user_version", &version)) ||
