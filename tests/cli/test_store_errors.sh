@@ -26,12 +26,21 @@ wait $holder
 run ctl account add k2 k2@example.org
 expect_rc 0 "write after the lock is released"
 
-# Read-only directory: writes refused clearly, nothing lost.
+# Read-only directory: writes refused clearly, nothing lost. As root the
+# refusal comes from running as nobody in a directory nobody cannot write
+# (the scratch path itself may sit below a 0700 directory, hence /tmp).
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
-	chmod 755 "$SCRATCH"; chmod 644 "$DB" "$CONF"
-	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CONSENTCTL" -c "$CONF" account add k3 k3@example.org
+	ro=$(mktemp -d /tmp/consentd-ro.XXXXXX)
+	chmod 755 "$ro"
+	cp "$DB" "$ro/consentd.db"
+	sed "s#^path = .*#path = $ro/consentd.db#" "$CONF" > "$ro/consentd.conf"
+	chmod 644 "$ro/consentd.db" "$ro/consentd.conf"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CONSENTCTL" -c "$ro/consentd.conf" account add k3 k3@example.org
 	expect_rc 2 "write as a user who cannot write the directory"
 	expect_match "$ERR" "read-only|cannot write" "read-only message"
+	run "$CONSENTCTL" -c "$ro/consentd.conf" account show k2
+	expect_rc 0 "the copy is intact after the refused write"
+	rm -rf "$ro"
 else
 	chmod 555 "$SCRATCH"
 	run ctl account add k3 k3@example.org
