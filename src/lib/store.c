@@ -233,6 +233,17 @@ static int run(store *st, sqlite3_stmt *s, const char *what)
 	return STORE_OK;
 }
 
+/* run_id - a statement whose one parameter is a row id. */
+static int run_id(store *st, enum stmt_id id, int64_t v, const char *what)
+{
+	sqlite3_stmt *s = stmt(st, id);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, v);
+	return run(st, s, what);
+}
+
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
@@ -662,12 +673,7 @@ int store_events_each(store *st, int64_t acct, store_event_fn fn, void *arg)
 
 int store_event_personal_clear(store *st, int64_t acct)
 {
-	sqlite3_stmt *s = stmt(st, S_EVENT_CLEAR);
-
-	if (!s)
-		return STORE_ERR;
-	sqlite3_bind_int64(s, 1, acct);
-	return run(st, s, "clear event personal data");
+	return run_id(st, S_EVENT_CLEAR, acct, "clear event personal data");
 }
 
 /* ---- consent state ---- */
@@ -713,12 +719,7 @@ int store_consent_set(store *st, int64_t acct, const char *purpose,
 
 int store_consent_delete_account(store *st, int64_t acct)
 {
-	sqlite3_stmt *s = stmt(st, S_CONSENT_DEL_ACCT);
-
-	if (!s)
-		return STORE_ERR;
-	sqlite3_bind_int64(s, 1, acct);
-	return run(st, s, "delete consent");
+	return run_id(st, S_CONSENT_DEL_ACCT, acct, "delete consent");
 }
 
 int store_consents_each(store *st, int64_t acct, store_consent_fn fn, void *arg)
@@ -935,12 +936,7 @@ int store_requests_close_account(store *st, int64_t acct, const char *state)
 
 int store_outbox_cancel_request(store *st, int64_t request)
 {
-	sqlite3_stmt *s = stmt(st, S_OUTBOX_CANCEL_REQ);
-
-	if (!s)
-		return STORE_ERR;
-	sqlite3_bind_int64(s, 1, request);
-	return run(st, s, "cancel queued mail");
+	return run_id(st, S_OUTBOX_CANCEL_REQ, request, "cancel queued mail");
 }
 
 int store_outbox_insert(store *st, const char *kind, int64_t acct,
@@ -968,10 +964,5 @@ int store_outbox_insert(store *st, const char *kind, int64_t acct,
 
 int store_outbox_delete_account(store *st, int64_t acct)
 {
-	sqlite3_stmt *s = stmt(st, S_OUTBOX_DEL_ACCT);
-
-	if (!s)
-		return STORE_ERR;
-	sqlite3_bind_int64(s, 1, acct);
-	return run(st, s, "delete outbox");
+	return run_id(st, S_OUTBOX_DEL_ACCT, acct, "delete outbox");
 }
