@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "store.h"
+#include "template.h"
 
 enum consent_rc {
 	CONSENT_OK = 0,
@@ -26,13 +27,27 @@ typedef struct consent_request_info {
 	int64_t request, outbox, expires;
 } consent_request_info;
 
-int consent_request(store *st, const config *cfg, const char *id, const char *purpose,
-		    bool resend, consent_request_info *out, char *err, size_t errlen);
+/* consent_request - a new request: fresh token, the mail rendered from the
+ * templates into the outbox (its SHA-256 in the ledger event as the text
+ * the person is shown). */
+int consent_request(store *st, const config *cfg, const template_set *ts, const char *id,
+		    const char *purpose, bool resend, consent_request_info *out,
+		    char *err, size_t errlen);
 
-int consent_revoke(store *st, const config *cfg, const char *id, const char *purpose,
-		   const char *reason, char prev_state_out[16], char *err, size_t errlen);
+/* consent_revoke - a withdrawal staff received another way; queues the
+ * receipt to the primary address. */
+int consent_revoke(store *st, const config *cfg, const template_set *ts, const char *id,
+		   const char *purpose, const char *reason, char prev_state_out[16],
+		   char *err, size_t errlen);
 
+/* consent_erase - erasure (see README). CONSENT_REFUSED when the erasure
+ * is recorded but the WAL could not be truncated yet because another
+ * process holds the database open: consent_purge_wal finishes it later. */
 int consent_erase(store *st, const char *id, char *err, size_t errlen);
+
+/* consent_purge_wal - if an erasure left old pages in the WAL, truncate it
+ * now. *done_out: the owed purge was completed. */
+int consent_purge_wal(store *st, bool *done_out, char *err, size_t errlen);
 
 /* consent_expire_due - record expiry for every open request past its
  * lifetime (acct < 0: all accounts). *n_out: how many expired. */

@@ -34,6 +34,10 @@ void digest_final_hex(digest *d, char out[DIGEST_HEX]);
 /* digest_sha256_hex - one-shot SHA-256 of data, as lowercase hex. */
 void digest_sha256_hex(const void *data, size_t n, char out[DIGEST_HEX]);
 
+/* digest_base64 - standard base64 of in[0..n), NUL-terminated, no line
+ * breaks; out must hold 4 * ((n + 2) / 3) + 1 bytes. */
+void digest_base64(const void *in, size_t n, char *out);
+
 /* digest_random - n bytes from the CSPRNG; 0 on success, -1 on failure. */
 int digest_random(void *buf, size_t n);
 

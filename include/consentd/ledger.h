@@ -45,11 +45,13 @@
  * when that event is not allowed in that state. */
 const char *ledger_next_state(const char *state, const char *kind);
 
-/* ledger_append - hash and insert ev (seq, prev, pd_mac and hash are filled
- * in here) and update the consent cache, inside the caller's transaction.
- * hkey is the account's key. Returns a store code; on STORE_EXISTS the
- * event is not allowed in the current state (nothing written). */
-int ledger_append(store *st, event_row *ev, const unsigned char *hkey);
+/* ledger_append - hash and insert ev for account a (ev->acct, account_id,
+ * seq, prev, pd_mac and hash are filled in here) and update the consent
+ * cache, inside the caller's transaction. A grant or decline must name the
+ * open, unexpired request of that account and purpose in ev->request.
+ * Returns a store code; on STORE_EXISTS the event is not allowed now
+ * (wrong state, no such open request, request expired): nothing written. */
+int ledger_append(store *st, event_row *ev, const account *a);
 
 /* ledger_hash_event - compute pd_mac (when hkey is non-NULL) and hash of ev
  * from its fields and ev->prev. Exposed for tests and verification. */

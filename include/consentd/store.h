@@ -35,7 +35,7 @@ enum store_open_flags {
 	STORE_CREATE = 1      /* create the file (and schema) when missing */
 };
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define SHA256_HEX 65         /* 64 hex digits and a NUL */
 #define ACCOUNT_KEY_LEN 32    /* per-account HMAC key, destroyed on erasure */
 
@@ -51,6 +51,11 @@ void store_rollback(store *st);
 /* store_checkpoint_truncate - move the WAL into the main file and truncate
  * it, so no page image of erased data survives in the WAL file. */
 int store_checkpoint_truncate(store *st);
+
+/* store_pending - work owed after a failure (e.g. "wal-purge"): op > 0
+ * records task, op < 0 removes it (both in autocommit or the caller's
+ * transaction), op == 0 asks: STORE_OK when owed, STORE_NOTFOUND when not. */
+int store_pending(store *st, const char *task, int op);
 
 /* ---- accounts ---- */
 
@@ -92,8 +97,10 @@ typedef struct event_row {
 	char pd_mac[SHA256_HEX], prev[SHA256_HEX], hash[SHA256_HEX];
 	/* personal data: NULL once the account is erased */
 	const char *address, *sender, *msg_id, *reason;
-	/* the account's key, for verification (has_hkey false once erased) */
-	bool has_hkey;
+	/* from the account row: its application id and key (NULL/false once
+	 * erased) and whether it is marked erased; for verification */
+	const char *account_id;
+	bool has_hkey, acct_erased;
 	unsigned char hkey[ACCOUNT_KEY_LEN];
 } event_row;
 
@@ -103,11 +110,20 @@ int store_event_insert(store *st, const event_row *ev);
  * the head record, which every insert updates in the same transaction. */
 int store_head(store *st, int64_t *seq_out, char hash_out[SHA256_HEX]);
 
+/* store_event_hash - the stored hash of event seq (STORE_NOTFOUND if none). */
+int store_event_hash(store *st, int64_t seq, char out[SHA256_HEX]);
+
 /* store_events_each - call fn for every event in seq order (acct < 0: all;
  * else that account only). fn returns 0 to go on, non-zero to stop (that
  * value is returned). Strings in the row live until fn returns. */
 typedef int (*store_event_fn)(const event_row *ev, void *arg);
 int store_events_each(store *st, int64_t acct, store_event_fn fn, void *arg);
+
+/* store_erasure_mismatch - 1 and the account in *acct_out when some account
+ * row disagrees with the ledger about erasure (marked erased, or without
+ * id or key, but no erase event; or an erase event but id or key still
+ * there); 0 when all agree; a negative store code on error. */
+int store_erasure_mismatch(store *st, int64_t *acct_out);
 
 /* store_event_personal_clear - erase the personal columns of an account's
  * events (pd_mac stays, so the chain still verifies). */
@@ -173,13 +189,68 @@ int store_requests_close_account(store *st, int64_t acct, const char *state);
 
 /* ---- outbox ---- */
 
+/* A mail to send: rendered once, sent as these exact bytes. */
+typedef struct outbox_new {
+	const char *kind;             /* request, receipt-granted, ... */
+	int64_t acct, request;        /* request 0 when none */
+	const char *purpose;          /* "" when none */
+	const char *token;            /* plaintext token in the message, or NULL */
+	const char *sender, *rcpt;    /* envelope */
+	const char *message;          /* CRLF bytes */
+	size_t message_len;
+	const char *sha256;           /* of message */
+} outbox_new;
+
+int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out);
+int store_outbox_delete_account(store *st, int64_t acct);
+
 /* store_outbox_cancel_request - a queued mail of a request that is no longer
  * open is cancelled and its plaintext token dropped. */
 int store_outbox_cancel_request(store *st, int64_t request);
 
-int store_outbox_insert(store *st, const char *kind, int64_t acct,
-			const char *purpose, int64_t request, const char *token,
-			int64_t *id_out);
-int store_outbox_delete_account(store *st, int64_t acct);
+/* A claimed row; the strings are malloc'd (outbox_item_clear frees them). */
+typedef struct outbox_item {
+	int64_t id, acct, request, created;
+	int attempts;                 /* including this one */
+	char kind[32], purpose[PURPOSE_NAME_MAX + 1];
+	char *sender, *rcpt, *message, *token;
+	size_t message_len;
+} outbox_item;
+
+void outbox_item_clear(outbox_item *it);
+
+/* store_outbox_claim - in its own transaction, take up to max rows that are
+ * due at now (queued or deferred with next_attempt <= now, or sending with
+ * an expired lease: a crash between claim and result) and mark them
+ * sending with lease_until = now + lease. */
+int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int max,
+		       int *n_out);
+
+/* store_outbox_result - record the outcome of a claimed row, in its own
+ * transaction (durable when it returns 0): state sent, deferred, failed or
+ * queued (released untried: the attempt is not counted). message, when
+ * non-NULL, replaces the stored bytes (the sent copy with its token masked);
+ * a sent row loses its plaintext token. */
+int store_outbox_result(store *st, int64_t id, const char *state, const char *response,
+			int64_t next_attempt, int64_t done, const char *message,
+			size_t message_len);
+
+/* store_outbox_reclaim_sending - every row in "sending" back to "queued"
+ * (only with the instance lock held: nobody else can be sending). */
+int store_outbox_reclaim_sending(store *st, int *n_out);
+
+/* store_outbox_next_due - earliest time a row becomes due (0: none). */
+int store_outbox_next_due(store *st, int64_t *out);
+
+typedef struct outbox_listing {
+	int64_t id, created, next_attempt, done;
+	int attempts;
+	const char *kind, *state, *purpose, *account, *rcpt, *last_response;
+} outbox_listing;
+
+typedef int (*store_outbox_fn)(const outbox_listing *row, void *arg);
+
+/* store_outbox_list - every row (state NULL) or those in state, by id. */
+int store_outbox_list(store *st, const char *state, store_outbox_fn fn, void *arg);
 
 #endif

@@ -74,6 +74,18 @@ static int need_purpose(ctl *c, const char *purpose)
 			 "sections of %s)", purpose, c->cfg->path);
 }
 
+/* templates - the mail templates, loaded once; NULL after printing why. */
+static const template_set *templates(ctl *c)
+{
+	char err[512];
+
+	if (!c->ts && template_load(&c->ts, c->cfg->templates_dir, err, sizeof(err))) {
+		ctl_error(c, EXIT_ERR, "%s", err);
+		return NULL;
+	}
+	return c->ts;
+}
+
 static int store_error(ctl *c, int rc, const char *msg)
 {
 	(void)rc;
@@ -262,7 +274,10 @@ static int cmd_request(ctl *c, int argc, char **argv)
 
 	if ((rc = parse(c, argc, argv, pos, 2, 2, opts)) || (rc = need_purpose(c, pos[1])))
 		return rc;
-	rc = consent_request(c->st, c->cfg, pos[0], pos[1], resend, &info, err, sizeof(err));
+	if (!templates(c))
+		return EXIT_ERR;
+	rc = consent_request(c->st, c->cfg, c->ts, pos[0], pos[1], resend, &info, err,
+			     sizeof(err));
 	if (rc)
 		return ctl_error(c, rc == CONSENT_REFUSED ? EXIT_NO : EXIT_ERR, "%s", err);
 	time_str(info.expires, expires);
@@ -402,7 +417,10 @@ static int cmd_revoke(ctl *c, int argc, char **argv)
 	    text_has_control(reason, strlen(reason)))
 		return ctl_error(c, EXIT_ERR, "--reason must be one line of valid UTF-8, at "
 				 "most %d bytes", REASON_MAX);
-	rc = consent_revoke(c->st, c->cfg, pos[0], pos[1], reason, prev, err, sizeof(err));
+	if (!templates(c))
+		return EXIT_ERR;
+	rc = consent_revoke(c->st, c->cfg, c->ts, pos[0], pos[1], reason, prev, err,
+			    sizeof(err));
 	if (rc)
 		return ctl_error(c, rc == CONSENT_REFUSED ? EXIT_NO : EXIT_ERR, "%s", err);
 	if (c->json)
@@ -436,7 +454,7 @@ static int cmd_erase(ctl *c, int argc, char **argv)
 		return rc;
 	rc = consent_erase(c->st, pos[0], err, sizeof(err));
 	if (rc)
-		return ctl_error(c, EXIT_ERR, "%s", err);
+		return ctl_error(c, rc == CONSENT_REFUSED ? EXIT_NO : EXIT_ERR, "%s", err);
 	if (c->json)
 		json_out(json_pack("{s:s, s:b}", "account", pos[0], "erased", 1));
 	else
@@ -461,30 +479,117 @@ static int cmd_expire(ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* check_anchor - "SEQ:HASH", a head recorded earlier somewhere else: that
+ * event must still exist with that hash (catches a rewritten chain). */
+static int check_anchor(ctl *c, const char *anchor, ledger_report *rep)
+{
+	char want[SHA256_HEX], got[SHA256_HEX], *end;
+	long long seq;
+	int rc;
+
+	errno = 0;
+	seq = strtoll(anchor, &end, 10);
+	if (errno || seq < 1 || *end != ':' || strlen(end + 1) != 64)
+		return ctl_error(c, EXIT_ERR, "--anchor wants SEQ:HASH as printed by ledger verify");
+	snprintf(want, sizeof(want), "%s", end + 1);
+	rc = store_event_hash(c->st, seq, got);
+	if (rc == STORE_NOTFOUND || (rc == STORE_OK && strcmp(got, text_lower_ascii(want)))) {
+		rep->bad_seq = seq;
+		snprintf(rep->problem, sizeof(rep->problem), "does not match the anchor %s "
+			 "(the chain was rewritten or cut)", anchor);
+		return 1;
+	}
+	return rc ? store_error(c, rc, NULL) : 0;
+}
+
 static int cmd_ledger_verify(ctl *c, int argc, char **argv)
 {
+	const char *anchor = NULL;
+	opt opts[] = { { "--anchor", &anchor, NULL }, { 0 } };
 	ledger_report rep;
 	int rc;
 
-	if ((rc = parse(c, argc, argv, NULL, 0, 0, NULL)))
+	if ((rc = parse(c, argc, argv, NULL, 0, 0, opts)))
 		return rc;
 	rc = ledger_verify(c->st, &rep);
 	if (rc < 0)
 		return store_error(c, rc, NULL);
+	if (rc == 0 && anchor && (rc = check_anchor(c, anchor, &rep)) > 1)
+		return rc;
 	if (c->json) {
 		json_out(json_pack("{s:b, s:I, s:s, s:I, s:s?}", "intact", rc == 0, "events",
 				   (json_int_t)rep.events, "head", rep.head, "bad_event",
 				   (json_int_t)rep.bad_seq, "problem",
 				   rc ? rep.problem : NULL));
 	} else if (rc == 0) {
-		printf("ledger intact: %" PRId64 " events, head %s\n", rep.events,
-		       rep.head[0] ? rep.head : "(empty)");
+		printf("ledger intact: %" PRId64 " events, head %" PRId64 ":%s\n", rep.events,
+		       rep.events, rep.head[0] ? rep.head : "(empty)");
 	} else if (rep.bad_seq > 0) {
 		printf("ledger BROKEN at event %" PRId64 ": %s\n", rep.bad_seq, rep.problem);
 	} else {
 		printf("ledger BROKEN: %s\n", rep.problem);
 	}
 	return rc == 0 ? EXIT_OK : EXIT_NO;
+}
+
+typedef struct outbox_ctx {
+	json_t *rows;
+} outbox_ctx;
+
+static int print_outbox_row(const outbox_listing *r, void *arg)
+{
+	outbox_ctx *o = arg;
+	char created[TEXT_TIME_LEN], when[TEXT_TIME_LEN];
+
+	time_str(r->created, created);
+	time_str(r->done ? r->done : r->next_attempt, when);
+	if (o->rows) {
+		json_array_append_new(o->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s,"
+							 " s:s, s:s}", "id", (json_int_t)r->id,
+							 "kind", r->kind, "state", r->state,
+							 "purpose", r->purpose, "account", r->account,
+							 "to", r->rcpt, "attempts", r->attempts,
+							 "created", created, r->done ? "done" : "next_attempt",
+							 when, "response", r->last_response));
+		return 0;
+	}
+	printf("%-6" PRId64 " %-9s %-17s %-12s %-20s %-30s %d %s %s\n", r->id, r->state, r->kind,
+	       r->purpose, r->account, r->rcpt, r->attempts, when,
+	       r->last_response[0] ? r->last_response : "-");
+	return ferror(stdout) ? 1 : 0;
+}
+
+static int cmd_outbox_list(ctl *c, int argc, char **argv)
+{
+	static const char *const states[] = { "queued", "sending", "sent", "deferred", "failed",
+					      "cancelled", NULL };
+	const char *state = NULL;
+	opt opts[] = { { "--state", &state, NULL }, { 0 } };
+	outbox_ctx o = { NULL };
+	int i, rc;
+
+	if ((rc = parse(c, argc, argv, NULL, 0, 0, opts)))
+		return rc;
+	if (state) {
+		for (i = 0; states[i] && strcmp(states[i], state); i++)
+			;
+		if (!states[i])
+			return ctl_error(c, EXIT_ERR, "--state must be queued, sending, sent, "
+					 "deferred, failed or cancelled");
+	}
+	if (c->json)
+		o.rows = json_array();
+	else
+		printf("%-6s %-9s %-17s %-12s %-20s %-30s %s %s %s\n", "id", "state", "kind",
+		       "purpose", "account", "to", "tries", "when", "last response");
+	rc = store_outbox_list(c->st, state, print_outbox_row, &o);
+	if (rc) {
+		json_decref(o.rows);
+		return rc < 0 ? store_error(c, rc, NULL) : ctl_error(c, EXIT_ERR, "cannot write output");
+	}
+	if (o.rows)
+		json_out(json_pack("{s:o}", "outbox", o.rows));
+	return EXIT_OK;
 }
 
 const command commands[] = {
@@ -500,6 +605,9 @@ const command commands[] = {
 	{ "export", "ID   (JSON: account, states, every event)", cmd_export, 0 },
 	{ "erase", "ID", cmd_erase, 0 },
 	{ "expire", "  (record expiry of requests past their lifetime)", cmd_expire, 0 },
-	{ "ledger verify", "", cmd_ledger_verify, 0 },
+	{ "outbox list", "[--state queued|sending|sent|deferred|failed|cancelled]",
+	  cmd_outbox_list, 0 },
+	{ "ledger verify", "[--anchor SEQ:HASH]   (a head printed earlier, kept elsewhere)",
+	  cmd_ledger_verify, 0 },
 	{ NULL, NULL, NULL, 0 }
 };

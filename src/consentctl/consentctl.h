@@ -8,6 +8,7 @@
 
 #include "consentd/config.h"
 #include "consentd/store.h"
+#include "consentd/template.h"
 
 /* Exit codes, documented in `consentctl --help`. */
 enum {
@@ -23,6 +24,7 @@ typedef struct ctl {
 	bool json;
 	config *cfg;
 	store *st;
+	template_set *ts;          /* loaded by the commands that render mail */
 } ctl;
 
 enum cmd_flags {

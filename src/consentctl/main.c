@@ -128,6 +128,7 @@ int main(int argc, char **argv)
 	if (fflush(stdout) == EOF || ferror(stdout))
 		rc = ctl_error(&c, EXIT_ERR, "cannot write output");
 cleanup:
+	template_set_free(c.ts);
 	store_close(c.st);
 	config_free(c.cfg);
 	return rc;

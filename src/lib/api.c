@@ -62,13 +62,13 @@ const char *consentd_state(consentd_handle *h, const char *id, const char *purpo
 	return NULL;
 }
 
-int consentd_check(consentd_handle *h, const char *id, const char *purpose)
+int consentd_check(consentd_handle *h, const char *id, const char *purpose,
+		   bool *granted_out)
 {
 	const char *state = consentd_state(h, id, purpose);
 
-	if (!state)
-		return -1;
-	return !strcmp(state, STATE_GRANTED);
+	*granted_out = state && !strcmp(state, STATE_GRANTED);
+	return state ? 0 : -1;
 }
 
 int consentd_granted(consentd_handle *h, const char *purpose,

@@ -111,6 +111,8 @@ static void fail(parse_ctx *p, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int section_begin(parse_ctx *p);
+
 /* line_reader - fgets for inih that counts lines, refuses long ones and
  * keeps the name of each [section] as written. */
 static char *line_reader(char *str, int num, void *stream)
@@ -146,6 +148,8 @@ static char *line_reader(char *str, int num, void *stream)
 		}
 		memcpy(p->section, c + 1, (size_t)(end - c - 1));
 		p->section[end - c - 1] = '\0';
+		if (section_begin(p))
+			return NULL;
 	}
 	return str;
 }
@@ -223,36 +227,59 @@ static int purpose_name_ok(const char *s)
 	return 1;
 }
 
+/* purpose_begin - a [purpose NAME] header: check the name, open the entry. */
+static int purpose_begin(parse_ctx *p, const char *section)
+{
+	const char *pname = section + strlen("purpose ");
+	config_purpose *pu;
+	int i;
+
+	if (!purpose_name_ok(pname)) {
+		fail(p, "[%s]: purpose names are 1 to %d of a-z, 0-9 and '-'",
+		     section, PURPOSE_NAME_MAX);
+		return -1;
+	}
+	for (i = 0; i < p->cfg->npurposes; i++)
+		if (!strcmp(p->cfg->purpose[i].name, pname)) {
+			fail(p, "[%s]: purpose defined twice (first on line %u)",
+			     section, p->cfg->purpose[i].line);
+			return -1;
+		}
+	if (p->cfg->npurposes == PURPOSES_MAX) {
+		fail(p, "[%s]: more than %d purposes", section, PURPOSES_MAX);
+		return -1;
+	}
+	pu = p->cur = &p->cfg->purpose[p->cfg->npurposes++];
+	memset(pu, 0, sizeof(*pu));
+	strcpy(pu->name, pname);
+	pu->version = 1;
+	pu->line = p->line;
+	return 0;
+}
+
+/* section_begin - every [section] line, keys or not: known, or a purpose. */
+static int section_begin(parse_ctx *p)
+{
+	size_t i;
+
+	p->cur = NULL;
+	if (!strncmp(p->section, "purpose ", 8))
+		return purpose_begin(p, p->section);
+	for (i = 0; i < NKEYS; i++)
+		if (!strcmp(config_keys[i].section, p->section))
+			return 0;
+	fail(p, "[%s]: unknown section", p->section);
+	return -1;
+}
+
 static int purpose_value(parse_ctx *p, const char *section, const char *name,
 			 const char *value)
 {
-	const char *pname = section + strlen("purpose ");
 	config_purpose *pu = p->cur;
 	char **slot = NULL;
-	int i;
 
-	if (!pu || strcmp(pu->name, pname)) {
-		if (!purpose_name_ok(pname)) {
-			fail(p, "[%s]: purpose names are 1 to %d of a-z, 0-9 and '-'",
-			     section, PURPOSE_NAME_MAX);
-			return -1;
-		}
-		for (i = 0; i < p->cfg->npurposes; i++)
-			if (!strcmp(p->cfg->purpose[i].name, pname)) {
-				fail(p, "[%s]: purpose defined twice (first on line %u)",
-				     section, p->cfg->purpose[i].line);
-				return -1;
-			}
-		if (p->cfg->npurposes == PURPOSES_MAX) {
-			fail(p, "[%s]: more than %d purposes", section, PURPOSES_MAX);
-			return -1;
-		}
-		pu = p->cur = &p->cfg->purpose[p->cfg->npurposes++];
-		memset(pu, 0, sizeof(*pu));
-		strcpy(pu->name, pname);
-		pu->version = 1;
-		pu->line = p->line;
-	}
+	if (!pu)
+		return -1;   /* section_begin failed and said why */
 	if (!strcmp(name, "version")) {
 		char *end;
 		long v = strtol(value, &end, 10);
@@ -301,7 +328,6 @@ static int handler(void *user, const char *cut_section, const char *name, const 
 	(void)cut_section;
 	if (!strncmp(section, "purpose ", 8))
 		return purpose_value(p, section, name, value) == 0;
-	p->cur = NULL;
 	for (i = 0; i < NKEYS; i++) {
 		if (strcmp(config_keys[i].section, section))
 			continue;

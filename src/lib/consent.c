@@ -11,6 +11,7 @@
 #include "consentd/consent.h"
 #include "consentd/digest.h"
 #include "consentd/ledger.h"
+#include "consentd/outmail.h"
 #include "consentd/text.h"
 #include "consentd/token.h"
 
@@ -45,7 +46,8 @@ static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out, bool *
 	if ((rc = store_requests_due(st, acct, now, due, EXPIRE_BATCH, &n)))
 		return rc;
 	for (i = 0; i < n; i++) {
-		if ((rc = store_request_set_state(st, due[i].id, "expired")))
+		if ((rc = store_request_set_state(st, due[i].id, "expired")) ||
+		    (rc = store_outbox_cancel_request(st, due[i].id)))
 			return rc;
 		if ((rc = store_account_get_key(st, due[i].acct, &a)))
 			return rc;
@@ -57,7 +59,7 @@ static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out, bool *
 		snprintf(ev.kind, sizeof(ev.kind), EV_EXPIRE);
 		snprintf(ev.channel, sizeof(ev.channel), CHANNEL_AUTO);
 		ev.address = a.email;
-		rc = ledger_append(st, &ev, a.hkey);
+		rc = ledger_append(st, &ev, &a);
 		digest_wipe(a.hkey, sizeof(a.hkey));
 		if (rc == STORE_EXISTS)
 			continue;   /* not pending any more: the request is just closed */
@@ -78,6 +80,24 @@ static int expire_account(store *st, int64_t acct)
 	while (more && rc == STORE_OK)
 		rc = expire_batch(st, acct, text_now(), &n, &more);
 	return rc;
+}
+
+int consent_purge_wal(store *st, bool *done_out, char *err, size_t errlen)
+{
+	int rc = store_pending(st, "wal-purge", 0);
+
+	*done_out = false;
+	err[0] = '\0';
+	if (rc == STORE_NOTFOUND)
+		return CONSENT_OK;
+	if (rc || (rc = store_checkpoint_truncate(st)) ||
+	    (rc = store_pending(st, "wal-purge", -1)) ||
+	    (rc = store_checkpoint_truncate(st))) {
+		snprintf(err, errlen, "%s", store_errmsg(st));
+		return rc == STORE_BUSY ? CONSENT_REFUSED : CONSENT_ERR;
+	}
+	*done_out = true;
+	return CONSENT_OK;
 }
 
 int consent_expire_due(store *st, int64_t acct, int64_t now, int *n_out,
@@ -118,6 +138,28 @@ int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
 	return STORE_OK;
 }
 
+/* queue_receipt - render a receipt to the account's primary address and put
+ * it into the outbox, inside the caller's transaction. */
+static int queue_receipt(store *st, const config *cfg, const template_set *ts,
+			 const account *a, const config_purpose *pu, enum template_id id,
+			 int64_t decision_time, outmail *mail, char *err, size_t errlen)
+{
+	outbox_new ob;
+
+	if (outmail_receipt(cfg, ts, id, a, pu, decision_time, mail, err, errlen))
+		return STORE_ERR;
+	memset(&ob, 0, sizeof(ob));
+	ob.kind = template_name(id);
+	ob.acct = a->key;
+	ob.purpose = pu->name;
+	ob.sender = mail->sender;
+	ob.rcpt = mail->rcpt;
+	ob.message = mail->message;
+	ob.message_len = mail->len;
+	ob.sha256 = mail->sha256;
+	return store_outbox_insert(st, &ob, NULL);
+}
+
 static void event_init(event_row *ev, const account *a, const char *purpose,
 		       const char *kind, const char *channel)
 {
@@ -130,10 +172,14 @@ static void event_init(event_row *ev, const account *a, const char *purpose,
 	ev->address = a->email;
 }
 
-int consent_request(store *st, const config *cfg, const char *id, const char *purpose,
-		    bool resend, consent_request_info *out, char *err, size_t errlen)
+int consent_request(store *st, const config *cfg, const template_set *ts, const char *id,
+		    const char *purpose, bool resend, consent_request_info *out,
+		    char *err, size_t errlen)
 {
 	char token[TOKEN_SIZE] = "", state[16];
+	const config_purpose *pu = config_purpose_find(cfg, purpose);
+	outmail mail = { 0 };
+	outbox_new ob;
 	request_row req, old;
 	event_row ev;
 	account a;
@@ -143,7 +189,7 @@ int consent_request(store *st, const config *cfg, const char *id, const char *pu
 	memset(out, 0, sizeof(*out));
 	memset(&a, 0, sizeof(a));
 	err[0] = '\0';
-	if (!config_purpose_find(cfg, purpose)) {
+	if (!pu) {
 		snprintf(err, errlen, "unknown purpose '%s' (not in %s)", purpose, cfg->path);
 		return CONSENT_ERR;
 	}
@@ -185,12 +231,29 @@ int consent_request(store *st, const config *cfg, const char *id, const char *pu
 	snprintf(req.state, sizeof(req.state), "open");
 	if ((rc = store_request_insert(st, &req)))
 		goto cleanup;
-	if ((rc = store_outbox_insert(st, "request", a.key, purpose, req.id, token, &out->outbox)))
+	/* Rendered now: these exact bytes are what the person will be shown. */
+	if (outmail_request(cfg, ts, &a, pu, token, req.expires, &mail, err, errlen)) {
+		rc = STORE_ERR;
+		goto cleanup;
+	}
+	memset(&ob, 0, sizeof(ob));
+	ob.kind = "request";
+	ob.acct = a.key;
+	ob.request = req.id;
+	ob.purpose = purpose;
+	ob.token = token;
+	ob.sender = mail.sender;
+	ob.rcpt = mail.rcpt;
+	ob.message = mail.message;
+	ob.message_len = mail.len;
+	ob.sha256 = mail.sha256;
+	if ((rc = store_outbox_insert(st, &ob, &out->outbox)))
 		goto cleanup;
 	event_init(&ev, &a, purpose, EV_REQUEST, CHANNEL_STAFF);
 	ev.at = req.created;
 	ev.request = req.id;
-	if ((rc = ledger_append(st, &ev, a.hkey)))
+	snprintf(ev.shown_sha256, sizeof(ev.shown_sha256), "%s", mail.sha256);
+	if ((rc = ledger_append(st, &ev, &a)))
 		goto cleanup;
 	if ((rc = store_commit(st)))
 		goto cleanup;
@@ -199,12 +262,16 @@ int consent_request(store *st, const config *cfg, const char *id, const char *pu
 cleanup:
 	digest_wipe(token, sizeof(token));
 	digest_wipe(a.hkey, sizeof(a.hkey));
+	outmail_clear(&mail);
 	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;
 }
 
-int consent_revoke(store *st, const config *cfg, const char *id, const char *purpose,
-		   const char *reason, char prev_state_out[16], char *err, size_t errlen)
+int consent_revoke(store *st, const config *cfg, const template_set *ts, const char *id,
+		   const char *purpose, const char *reason, char prev_state_out[16],
+		   char *err, size_t errlen)
 {
+	const config_purpose *pu = config_purpose_find(cfg, purpose);
+	outmail mail = { 0 };
 	request_row req;
 	event_row ev;
 	account a;
@@ -220,7 +287,7 @@ int consent_revoke(store *st, const config *cfg, const char *id, const char *pur
 			 REASON_MAX);
 		return CONSENT_ERR;
 	}
-	if (!config_purpose_find(cfg, purpose)) {
+	if (!pu) {
 		snprintf(err, errlen, "unknown purpose '%s' (not in %s)", purpose, cfg->path);
 		return CONSENT_ERR;
 	}
@@ -241,7 +308,7 @@ int consent_revoke(store *st, const config *cfg, const char *id, const char *pur
 	ev.reason = reason;
 	if (rc == STORE_OK)
 		ev.request = req.id;
-	rc = ledger_append(st, &ev, a.hkey);
+	rc = ledger_append(st, &ev, &a);
 	if (rc == STORE_EXISTS) {
 		snprintf(err, errlen, "nothing to withdraw: consent of '%s' for '%s' is %s",
 			 id, purpose, prev_state_out);
@@ -249,15 +316,17 @@ int consent_revoke(store *st, const config *cfg, const char *id, const char *pur
 	}
 	if (rc)
 		goto cleanup;
-	if (ev.request && (rc = store_request_set_state(st, ev.request, "answered")))
+	if (ev.request && ((rc = store_request_set_state(st, ev.request, "answered")) ||
+			   (rc = store_outbox_cancel_request(st, ev.request))))
 		goto cleanup;
-	if ((rc = store_outbox_insert(st, !strcmp(prev_state_out, STATE_GRANTED)
-				      ? "receipt-revoked" : "receipt-declined",
-				      a.key, purpose, 0, NULL, NULL)))
+	if ((rc = queue_receipt(st, cfg, ts, &a, pu, !strcmp(prev_state_out, STATE_GRANTED)
+				? TPL_RECEIPT_REVOKED : TPL_RECEIPT_DECLINED, ev.at, &mail,
+				err, errlen)))
 		goto cleanup;
 	rc = store_commit(st);
 cleanup:
 	digest_wipe(a.hkey, sizeof(a.hkey));
+	outmail_clear(&mail);
 	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;
 }
 
@@ -304,22 +373,30 @@ int consent_erase(store *st, const char *id, char *err, size_t errlen)
 	for (i = 0; i < e.npurposes; i++) {
 		event_init(&ev, &a, e.purposes[i], EV_ERASE, CHANNEL_STAFF);
 		ev.address = NULL;   /* the event that erases carries nothing personal */
-		if ((rc = ledger_append(st, &ev, a.hkey)))
+		if ((rc = ledger_append(st, &ev, &a)))
 			goto cleanup;
 	}
+	/* The key goes first: the ledger lets personal columns be cleared only
+	 * for an account without one. */
 	if ((rc = store_requests_close_account(st, a.key, "erased")) ||
+	    (rc = store_account_erase(st, a.key)) ||
 	    (rc = store_event_personal_clear(st, a.key)) ||
 	    (rc = store_outbox_delete_account(st, a.key)) ||
 	    (rc = store_consent_delete_account(st, a.key)) ||
-	    (rc = store_account_erase(st, a.key)) ||
 	    (rc = store_commit(st)))
 		goto cleanup;
 	/* Old page images in the WAL still hold the data until checkpointed. */
-	if ((rc = store_checkpoint_truncate(st)))
-		snprintf(err, errlen, "erased, but the write-ahead log could not be "
-			 "truncated yet (%s); old copies stay in it until the next "
-			 "checkpoint when no other process uses the database",
-			 store_errmsg(st));
+	if (store_checkpoint_truncate(st)) {
+		if (store_pending(st, "wal-purge", 1) == STORE_OK)
+			snprintf(err, errlen, "account '%s' erased, but another process holds the "
+				 "database open, so old copies stay in its WAL file until consentd "
+				 "truncates it (it retries on every pass)", id);
+		else
+			snprintf(err, errlen, "account '%s' erased, but the WAL could not be "
+				 "truncated: %s", id, store_errmsg(st));
+		digest_wipe(a.hkey, sizeof(a.hkey));
+		return CONSENT_REFUSED;
+	}
 cleanup:
 	digest_wipe(a.hkey, sizeof(a.hkey));
 	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;

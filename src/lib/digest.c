@@ -156,6 +156,11 @@ void digest_sha256_hex(const void *data, size_t n, char out[DIGEST_HEX])
 	text_hex(raw, DIGEST_LEN, out);
 }
 
+void digest_base64(const void *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
 int digest_random(void *buf, size_t n)
 {
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;

@@ -5,19 +5,23 @@
  * ns(x) is the decimal byte length of x, ':', x, ','; integers are written
  * in decimal, absent text as "".
  *
- *   pd_mac = HMAC-SHA256(account key,
- *              ns("consentd-pd-1") ns(address) ns(sender) ns(msg_id) ns(reason))
+ *   pd_mac = HMAC-SHA256(account key, ns("consentd-pd-1") ns(account id)
+ *              ns(address) ns(sender) ns(msg_id) ns(reason))
  *   hash   = SHA-256(ns("consentd-ledger-1") ns(seq) ns(at) ns(acct)
  *              ns(purpose) ns(kind) ns(channel) ns(request) ns(policy)
  *              ns(raw_sha256) ns(shown_sha256) ns(pd_mac) ns(prev))
  *
  * prev of the first event is "". All digests are lowercase hex.
  *
+ * The account id (the application's, which check and granted look up) is
+ * inside pd_mac: swapping ids between account rows breaks the MAC.
+ *
  * Verification walks the events in seq order and checks: seq has no gaps,
  * prev equals the hash before, hash recomputes, pd_mac recomputes while the
- * account still has its key (and no personal field survives without one),
- * the head record names the last event, and the consent cache equals the
- * state replayed from the events. The first failure is reported.
+ * account still has its key; an account without a key must be marked
+ * erased, hold no personal field and have an erase event; the head record
+ * names the last event; and the consent cache equals the state replayed
+ * from the events. The first failure is reported.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,6 +75,7 @@ void ledger_pd_mac(const event_row *ev, const unsigned char *hkey, char out[SHA2
 
 	digest_start_hmac(d, hkey, ACCOUNT_KEY_LEN);
 	digest_ns(d, "consentd-pd-1");
+	digest_ns(d, ev->account_id);
 	digest_ns(d, ev->address);
 	digest_ns(d, ev->sender);
 	digest_ns(d, ev->msg_id);
@@ -99,25 +104,48 @@ void ledger_hash(const event_row *ev, char out[SHA256_HEX])
 	digest_final_hex(d, out);
 }
 
-int ledger_append(store *st, event_row *ev, const unsigned char *hkey)
+/* answers_open_request - a grant or decline must answer the open request of
+ * this account and purpose, before it expires. */
+static int answers_open_request(store *st, const event_row *ev)
+{
+	request_row req;
+	int rc = store_request_open(st, ev->acct, ev->purpose, &req);
+
+	if (rc == STORE_NOTFOUND)
+		return STORE_EXISTS;
+	if (rc)
+		return rc;
+	if (req.id != ev->request || ev->at >= req.expires)
+		return STORE_EXISTS;
+	return STORE_OK;
+}
+
+int ledger_append(store *st, event_row *ev, const account *a)
 {
 	char state[16];
 	const char *next;
 	int64_t seq, last;
 	int rc;
 
+	if (!a->has_hkey || !a->id[0])
+		return STORE_EXISTS;   /* erased: nothing more is recorded */
+	ev->acct = a->key;
+	ev->account_id = a->id;
 	rc = store_consent_get(st, ev->acct, ev->purpose, state, &last);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	next = ledger_next_state(state, ev->kind);
 	if (!next)
 		return STORE_EXISTS;
+	if ((!strcmp(ev->kind, EV_GRANT) || !strcmp(ev->kind, EV_DECLINE)) &&
+	    (rc = answers_open_request(st, ev)))
+		return rc;
 	if (ev->request < 0)
 		ev->request = 0;   /* stored as NULL, hashed as 0 */
 	if ((rc = store_head(st, &seq, ev->prev)))
 		return rc;
 	ev->seq = seq + 1;
-	ledger_pd_mac(ev, hkey, ev->pd_mac);
+	ledger_pd_mac(ev, a->hkey, ev->pd_mac);
 	ledger_hash(ev, ev->hash);
 	if ((rc = store_event_insert(st, ev)))
 		return rc;
@@ -154,9 +182,11 @@ static int verify_event(const event_row *ev, void *arg)
 		if (!digest_equal(want, ev->pd_mac, SHA256_HEX))
 			return broken(v->rep, ev->seq, "personal fields (address, sender, "
 				      "message id or reason) were changed");
-	} else if (personal) {
-		return broken(v->rep, ev->seq, "personal fields present for an erased "
-			      "account or one without a key");
+	} else if (!ev->acct_erased) {
+		return broken(v->rep, ev->seq, "the account's key is missing but the "
+			      "account is not erased (evidence wiped?)");
+	} else if (personal || ev->account_id) {
+		return broken(v->rep, ev->seq, "personal fields present for an erased account");
 	}
 	ledger_hash(ev, want);
 	if (!digest_equal(want, ev->hash, SHA256_HEX))
@@ -254,7 +284,7 @@ int ledger_verify(store *st, ledger_report *out)
 {
 	verify_ctx v = { out, 1, "" };
 	char head_hash[SHA256_HEX];
-	int64_t head_seq;
+	int64_t head_seq, acct;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -271,6 +301,14 @@ int ledger_verify(store *st, ledger_report *out)
 			 "the end?)", v.expect_seq - 1, head_seq);
 		if (out->bad_seq == 0)
 			out->bad_seq = 1;
+		return 1;
+	}
+	if ((rc = store_erasure_mismatch(st, &acct)) < 0)
+		return rc;
+	if (rc > 0) {
+		snprintf(out->problem, sizeof(out->problem), "account #%" PRId64 " is erased "
+			 "without an erase event, or has one but still holds personal data "
+			 "or its key", acct);
 		return 1;
 	}
 	return verify_states(st, out);

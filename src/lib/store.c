@@ -55,6 +55,7 @@ static const char *const migrations[] = {
 	"  OR NEW.prev IS NOT OLD.prev OR NEW.hash IS NOT OLD.hash"
 	"  OR NEW.address IS NOT NULL OR NEW.sender IS NOT NULL"
 	"  OR NEW.msg_id IS NOT NULL OR NEW.reason IS NOT NULL"
+	"  OR (SELECT hkey FROM account WHERE key = OLD.acct) IS NOT NULL"
 	" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
 	"CREATE TABLE ledger_head ("
 	"  one INTEGER PRIMARY KEY CHECK (one = 1),"
@@ -79,19 +80,44 @@ static const char *const migrations[] = {
 	"  token TEXT,"                    /* plaintext only until the mail is rendered */
 	"  state TEXT NOT NULL, created INTEGER NOT NULL);"
 	"CREATE INDEX outbox_state ON outbox(state, id);",
+	/* 2: the outbox carries the rendered mail and its delivery state */
+	"ALTER TABLE outbox ADD COLUMN sender TEXT;"        /* envelope sender */
+	"ALTER TABLE outbox ADD COLUMN rcpt TEXT;"          /* envelope recipient */
+	"ALTER TABLE outbox ADD COLUMN message BLOB;"       /* exact bytes, CRLF */
+	"ALTER TABLE outbox ADD COLUMN sha256 TEXT;"        /* of those bytes as sent */
+	"ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN lease_until INTEGER;"
+	"ALTER TABLE outbox ADD COLUMN last_response TEXT;"
+	"ALTER TABLE outbox ADD COLUMN done INTEGER;"       /* time sent or failed */
+	/* Rows queued by schema 1 have no rendered mail and cannot be sent. */
+	"UPDATE outbox SET state = 'failed', last_response = 'queued before mail "
+	"rendering existed (schema 1); request again', token = NULL"
+	" WHERE message IS NULL AND state = 'queued';"
+	"DROP INDEX outbox_state;"
+	"CREATE INDEX outbox_due ON outbox(next_attempt, id) WHERE state IN ('queued', 'deferred');"
+	"CREATE INDEX outbox_lease ON outbox(lease_until) WHERE state = 'sending';"
+	"CREATE INDEX outbox_state ON outbox(state);"
+	/* work owed after a failure, e.g. truncating the WAL after an erasure */
+	"CREATE TABLE pending (task TEXT PRIMARY KEY, since INTEGER NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
+	       "one migration per schema version");
 
 enum stmt_id {
 	S_ACCOUNT_GET, S_ACCOUNT_GET_KEY, S_ACCOUNT_UPSERT,
 	S_ACCOUNT_SET_EMAIL, S_ACCOUNT_ERASE,
 	S_EVENT_INSERT, S_HEAD_GET, S_HEAD_SET, S_EVENTS_ALL, S_EVENTS_ACCT,
-	S_EVENT_CLEAR,
+	S_EVENT_CLEAR, S_ERASURE_MISMATCH, S_EVENT_HASH, S_PENDING_SET, S_PENDING_GET,
+	S_PENDING_DEL,
 	S_CONSENT_GET, S_CONSENT_SET, S_CONSENT_DEL_ACCT, S_CONSENTS_ALL,
 	S_CONSENTS_ACCT, S_GRANTED,
 	S_REQUEST_INSERT, S_REQUEST_OPEN, S_REQUEST_BY_HASH, S_REQUEST_STATE,
 	S_REQUESTS_DUE_ALL, S_REQUESTS_DUE_ACCT, S_REQUESTS_CLOSE_ACCT, S_OUTBOX_CANCEL_REQ,
-	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT,
+	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT, S_OUTBOX_DUE, S_OUTBOX_CLAIM, S_OUTBOX_RESULT,
+	S_OUTBOX_LIST_ALL, S_OUTBOX_LIST_STATE, S_OUTBOX_COUNT, S_OUTBOX_NEXT_DUE,
+	S_OUTBOX_RECLAIM,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_COUNT
 };
@@ -99,7 +125,7 @@ enum stmt_id {
 #define ACCOUNT_COLS "key, id, email, name, lang, created, updated, hkey"
 #define EVENT_COLS "e.seq, e.at, e.acct, e.request, e.purpose, e.kind, e.channel, " \
 	"e.policy, e.raw_sha256, e.shown_sha256, e.pd_mac, e.prev, e.hash, " \
-	"e.address, e.sender, e.msg_id, e.reason, a.hkey"
+	"e.address, e.sender, e.msg_id, e.reason, a.hkey, a.id, a.erased IS NOT NULL"
 #define REQUEST_COLS "id, acct, created, expires, purpose, token_hash, state"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -136,6 +162,15 @@ static const char *const stmt_sql[S_COUNT] = {
 		" LEFT JOIN account a ON a.key = e.acct WHERE e.acct = ?1 ORDER BY e.seq",
 	[S_EVENT_CLEAR] = "UPDATE event SET address = NULL, sender = NULL, msg_id = NULL,"
 		" reason = NULL WHERE acct = ?1",
+	[S_ERASURE_MISMATCH] = "SELECT a.key FROM account a WHERE"
+		" (a.erased IS NOT NULL OR a.id IS NULL OR a.hkey IS NULL)"
+		" != EXISTS (SELECT 1 FROM event e WHERE e.acct = a.key AND e.kind = 'erase')"
+		" OR (a.erased IS NULL) != (a.id IS NOT NULL)"
+		" OR (a.erased IS NULL) != (a.hkey IS NOT NULL) LIMIT 1",
+	[S_PENDING_SET] = "INSERT OR IGNORE INTO pending (task, since) VALUES (?1, ?2)",
+	[S_PENDING_GET] = "SELECT since FROM pending WHERE task = ?1",
+	[S_PENDING_DEL] = "DELETE FROM pending WHERE task = ?1",
+	[S_EVENT_HASH] = "SELECT hash FROM event WHERE seq = ?1",
 	[S_CONSENT_GET] = "SELECT state, seq FROM consent WHERE acct = ?1 AND purpose = ?2",
 	[S_CONSENT_SET] = "INSERT INTO consent (acct, purpose, state, seq) VALUES (?1, ?2, ?3, ?4)"
 		" ON CONFLICT (acct, purpose) DO UPDATE SET state = excluded.state, seq = excluded.seq",
@@ -159,7 +194,36 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL"
 		" WHERE request = ?1 AND state = 'queued'",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
-		" created) VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
+		" created, sender, rcpt, message, sha256, next_attempt)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?6)",
+	[S_OUTBOX_DUE] = "SELECT id FROM outbox WHERE state IN ('queued', 'deferred')"
+		" AND next_attempt <= ?1"
+		" UNION SELECT id FROM outbox WHERE state = 'sending' AND lease_until <= ?1"
+		" ORDER BY 1 LIMIT ?2",
+	[S_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', lease_until = ?2,"
+		" attempts = attempts + 1 WHERE id = ?1"
+		" RETURNING id, kind, acct, purpose, ifnull(request, 0), sender, rcpt, message,"
+		" token, attempts, created",
+	[S_OUTBOX_RESULT] = "UPDATE outbox SET state = ?2, last_response = ?3,"
+		" next_attempt = ?4, done = ?5, lease_until = NULL,"
+		" attempts = attempts - ?6,"
+		" message = CASE WHEN ?7 IS NULL THEN message ELSE ?7 END,"
+		" token = CASE WHEN ?2 = 'sent' THEN NULL ELSE token END"
+		" WHERE id = ?1 AND state = 'sending'",
+	[S_OUTBOX_LIST_ALL] = "SELECT o.id, o.kind, o.state, o.purpose, ifnull(a.id, ''),"
+		" ifnull(o.rcpt, ''), o.attempts, o.created, o.next_attempt, ifnull(o.done, 0),"
+		" ifnull(o.last_response, '') FROM outbox o LEFT JOIN account a ON a.key = o.acct"
+		" ORDER BY o.id",
+	[S_OUTBOX_LIST_STATE] = "SELECT o.id, o.kind, o.state, o.purpose, ifnull(a.id, ''),"
+		" ifnull(o.rcpt, ''), o.attempts, o.created, o.next_attempt, ifnull(o.done, 0),"
+		" ifnull(o.last_response, '') FROM outbox o LEFT JOIN account a ON a.key = o.acct"
+		" WHERE o.state = ?1 ORDER BY o.id",
+	[S_OUTBOX_RECLAIM] = "UPDATE outbox SET state = 'queued', lease_until = NULL,"
+		" next_attempt = 0 WHERE state = 'sending'",
+	[S_OUTBOX_COUNT] = "SELECT state, count(*) FROM outbox GROUP BY state",
+	[S_OUTBOX_NEXT_DUE] = "SELECT min(t) FROM (SELECT min(next_attempt) AS t FROM outbox"
+		" WHERE state IN ('queued', 'deferred') UNION ALL SELECT min(lease_until)"
+		" FROM outbox WHERE state = 'sending')",
 	[S_OUTBOX_DEL_ACCT] = "DELETE FROM outbox WHERE acct = ?1",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -444,6 +508,25 @@ void store_rollback(store *st)
 		simple_stmt(st, S_ROLLBACK, "rollback");
 }
 
+int store_pending(store *st, const char *task, int op)
+{
+	sqlite3_stmt *s = stmt(st, op > 0 ? S_PENDING_SET : op < 0 ? S_PENDING_DEL : S_PENDING_GET);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, task);
+	if (op > 0)
+		sqlite3_bind_int64(s, 2, text_now());
+	if (op)
+		return run(st, s, "pending task");
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOTFOUND : db_fail(st, "pending task");
+}
+
 int store_checkpoint_truncate(store *st)
 {
 	int log = 0, done = 0;
@@ -659,6 +742,8 @@ int store_events_each(store *st, int64_t acct, store_event_fn fn, void *arg)
 			memcpy(ev.hkey, key, ACCOUNT_KEY_LEN);
 			ev.has_hkey = true;
 		}
+		ev.account_id = col_str(s, 18);
+		ev.acct_erased = sqlite3_column_int(s, 19) != 0;
 		if ((stop = fn(&ev, arg)) != 0)
 			break;
 	}
@@ -669,6 +754,45 @@ int store_events_each(store *st, int64_t acct, store_event_fn fn, void *arg)
 	if (rc != SQLITE_DONE)
 		return db_fail(st, "read ledger");
 	return STORE_OK;
+}
+
+int store_event_hash(store *st, int64_t seq, char out[SHA256_HEX])
+{
+	sqlite3_stmt *s = stmt(st, S_EVENT_HASH);
+	int rc;
+
+	out[0] = '\0';
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, seq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		col_copy(s, 0, out, SHA256_HEX);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return db_fail(st, "event hash");
+	return STORE_OK;
+}
+
+int store_erasure_mismatch(store *st, int64_t *acct_out)
+{
+	sqlite3_stmt *s = stmt(st, S_ERASURE_MISMATCH);
+	int rc;
+
+	*acct_out = 0;
+	if (!s)
+		return STORE_ERR;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*acct_out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "erasure check");
+	return 0;
 }
 
 int store_event_personal_clear(store *st, int64_t acct)
@@ -934,27 +1058,215 @@ int store_requests_close_account(store *st, int64_t acct, const char *state)
 
 /* ---- outbox ---- */
 
+void outbox_item_clear(outbox_item *it)
+{
+	if (!it)
+		return;
+	free(it->sender);
+	free(it->rcpt);
+	if (it->message)
+		digest_wipe(it->message, it->message_len);
+	free(it->message);
+	if (it->token)
+		digest_wipe(it->token, strlen(it->token));
+	free(it->token);
+	memset(it, 0, sizeof(*it));
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	return v ? xstrdup((const char *)v) : NULL;
+}
+
+int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int max,
+		       int *n_out)
+{
+	sqlite3_stmt *s;
+	int64_t *ids = NULL;
+	int n = 0, i, rc;
+
+	*n_out = 0;
+	if ((rc = store_begin(st)))
+		return rc;
+	if (!(s = stmt(st, S_OUTBOX_DUE))) {
+		rc = STORE_ERR;
+		goto cleanup;
+	}
+	ids = xcalloc((size_t)(max > 0 ? max : 1), sizeof(*ids));
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, max);
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (n < max && rc != SQLITE_DONE) {
+		rc = db_fail(st, "due mail");
+		goto cleanup;
+	}
+	for (i = 0; i < n; i++) {
+		outbox_item *it = &out[i];
+		const void *msg;
+
+		if (!(s = stmt(st, S_OUTBOX_CLAIM))) {
+			rc = STORE_ERR;
+			goto cleanup;
+		}
+		sqlite3_bind_int64(s, 1, ids[i]);
+		sqlite3_bind_int64(s, 2, now + lease);
+		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+			sqlite3_reset(s);
+			rc = db_fail(st, "claim mail");
+			goto cleanup;
+		}
+		memset(it, 0, sizeof(*it));
+		it->id = sqlite3_column_int64(s, 0);
+		col_copy(s, 1, it->kind, sizeof(it->kind));
+		it->acct = sqlite3_column_int64(s, 2);
+		col_copy(s, 3, it->purpose, sizeof(it->purpose));
+		it->request = sqlite3_column_int64(s, 4);
+		it->sender = col_dup(s, 5);
+		it->rcpt = col_dup(s, 6);
+		msg = sqlite3_column_blob(s, 7);
+		it->message_len = (size_t)sqlite3_column_bytes(s, 7);
+		it->message = xmalloc(it->message_len + 1);
+		if (msg)
+			memcpy(it->message, msg, it->message_len);
+		it->message[it->message_len] = '\0';
+		it->token = col_dup(s, 8);
+		it->attempts = sqlite3_column_int(s, 9);
+		it->created = sqlite3_column_int64(s, 10);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE) {
+			rc = db_fail(st, "claim mail");
+			goto cleanup;
+		}
+	}
+	if ((rc = store_commit(st)))
+		goto cleanup;
+	*n_out = n;
+	rc = STORE_OK;
+cleanup:
+	if (rc) {
+		store_rollback(st);
+		for (i = 0; i < n; i++)
+			outbox_item_clear(&out[i]);
+	}
+	free(ids);
+	return rc;
+}
+
+int store_outbox_result(store *st, int64_t id, const char *state, const char *response,
+			int64_t next_attempt, int64_t done, const char *message,
+			size_t message_len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = store_begin(st)))
+		return rc;
+	if (!(s = stmt(st, S_OUTBOX_RESULT))) {
+		store_rollback(st);
+		return STORE_ERR;
+	}
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, state);
+	bind_text(s, 3, response);
+	sqlite3_bind_int64(s, 4, next_attempt);
+	if (done)
+		sqlite3_bind_int64(s, 5, done);
+	sqlite3_bind_int(s, 6, !strcmp(state, "queued") ? 1 : 0);
+	if (message)
+		sqlite3_bind_blob(s, 7, message, (int)message_len, SQLITE_TRANSIENT);
+	if ((rc = run(st, s, "mail result")) || (rc = store_commit(st))) {
+		store_rollback(st);
+		return rc;
+	}
+	return STORE_OK;
+}
+
+int store_outbox_reclaim_sending(store *st, int *n_out)
+{
+	int rc = simple_stmt(st, S_OUTBOX_RECLAIM, "reclaim mail");
+
+	*n_out = rc ? 0 : sqlite3_changes(st->db);
+	return rc;
+}
+
+int store_outbox_next_due(store *st, int64_t *out)
+{
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_NEXT_DUE);
+	int rc;
+
+	*out = 0;
+	if (!s)
+		return STORE_ERR;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, "next due");
+	return STORE_OK;
+}
+
+int store_outbox_list(store *st, const char *state, store_outbox_fn fn, void *arg)
+{
+	sqlite3_stmt *s = stmt(st, state ? S_OUTBOX_LIST_STATE : S_OUTBOX_LIST_ALL);
+	outbox_listing row;
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	if (state)
+		bind_text(s, 1, state);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row.id = sqlite3_column_int64(s, 0);
+		row.kind = col_str(s, 1);
+		row.state = col_str(s, 2);
+		row.purpose = col_str(s, 3);
+		row.account = col_str(s, 4);
+		row.rcpt = col_str(s, 5);
+		row.attempts = sqlite3_column_int(s, 6);
+		row.created = sqlite3_column_int64(s, 7);
+		row.next_attempt = sqlite3_column_int64(s, 8);
+		row.done = sqlite3_column_int64(s, 9);
+		row.last_response = col_str(s, 10);
+		if ((stop = fn(&row, arg)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "list outbox");
+	return STORE_OK;
+}
+
 int store_outbox_cancel_request(store *st, int64_t request)
 {
 	return run_id(st, S_OUTBOX_CANCEL_REQ, request, "cancel queued mail");
 }
 
-int store_outbox_insert(store *st, const char *kind, int64_t acct,
-			const char *purpose, int64_t request, const char *token,
-			int64_t *id_out)
+int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)
 {
 	sqlite3_stmt *s = stmt(st, S_OUTBOX_INSERT);
 	int rc;
 
 	if (!s)
 		return STORE_ERR;
-	bind_text(s, 1, kind);
-	sqlite3_bind_int64(s, 2, acct);
-	bind_text(s, 3, purpose ? purpose : "");
-	if (request > 0)
-		sqlite3_bind_int64(s, 4, request);
-	bind_text(s, 5, token);
+	bind_text(s, 1, row->kind);
+	sqlite3_bind_int64(s, 2, row->acct);
+	bind_text(s, 3, row->purpose ? row->purpose : "");
+	if (row->request > 0)
+		sqlite3_bind_int64(s, 4, row->request);
+	bind_text(s, 5, row->token);
 	sqlite3_bind_int64(s, 6, text_now());
+	bind_text(s, 7, row->sender);
+	bind_text(s, 8, row->rcpt);
+	sqlite3_bind_blob(s, 9, row->message, (int)row->message_len, SQLITE_TRANSIENT);
+	bind_text(s, 10, row->sha256);
 	if ((rc = run(st, s, "queue mail")))
 		return rc;
 	if (id_out)

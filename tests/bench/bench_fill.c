@@ -125,7 +125,7 @@ static void append(filler *f, const active *a, uint64_t i, const char *kind)
 		ev.sender = email;
 		ev.msg_id = msg_id;
 	}
-	if ((rc = ledger_append(f->st, &ev, a->hkey)))
+	if ((rc = ledger_append(f->st, &ev, a)))
 		die(rc == STORE_EXISTS ? "event not allowed in this state" : "ledger_append", f->st);
 	f->events++;
 	tick(f);

@@ -14,6 +14,13 @@ ctl revoke $MARK-id log-linking --reason "reason $MARK" >/dev/null
 ctl request keep1 log-linking >/dev/null
 run grep -c -a "$MARK" "$DB" "$DB-wal"
 expect_match "$OUT" ":[1-9]" "the marker is in the files before erasure"
+# The outbox holds the rendered mails (request, receipt) with the name and
+# address in them.
+KEY=$(sqlite3 "$DB" "SELECT key FROM account WHERE id = '$MARK-id'")
+run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE acct = $KEY"
+expect_match "$OUT" "^[1-9]" "the account has mail in the outbox before erasure"
+run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE acct = $KEY AND instr(CAST(message AS TEXT), '$MARK') > 0"
+expect_match "$OUT" "^[1-9]" "the outbox mails carry the marker"
 
 run ctl erase $MARK-id
 expect_rc 0 "erase"
@@ -22,6 +29,11 @@ for f in "$DB" "$DB-wal" "$DB-shm"; do
 	run grep -c -a "$MARK" "$f"
 	expect_eq "$OUT" "0" "no trace of the erased account in $(basename "$f")"
 done
+run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE acct = $KEY"
+expect_eq "$OUT" "0" "no outbox row of the erased account"
+run ctl outbox list
+expect_no_match "$OUT" "$MARK" "outbox list shows nothing of the erased account"
+expect_match "$OUT" "request +log-linking +keep1 " "the other account's mail stays"
 run ctl check $MARK-id log-linking
 expect_rc 1 "check after erase"
 run ctl ledger verify

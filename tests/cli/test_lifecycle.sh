@@ -47,6 +47,33 @@ expect_eq "$(echo $OUT)" "cancelled:1 queued:0" "the superseded mail is cancelle
 # Only the hash of the token is stored with the request.
 run sqlite3 "$DB" "SELECT length(token_hash), (SELECT count(*) FROM request r2 WHERE r2.token_hash IN (SELECT token FROM outbox)) FROM request LIMIT 1"
 expect_eq "$OUT" "64|0" "request stores a 64-hex hash, never the token"
+# The request mail is rendered when it is queued: to the primary address,
+# from the service's bounce address, and the request event carries the
+# SHA-256 of exactly these bytes (the text the person is shown).
+run sqlite3 "$DB" "SELECT rcpt || '|' || sender || '|' || sha256 || '|' || token FROM outbox WHERE state = 'queued' AND kind = 'request'"
+IFS='|' read -r rcpt sender sha token <<<"$OUT"
+expect_eq "$rcpt" "Alice@Example.org" "request mail goes to the primary address"
+expect_eq "$sender" "consent+bounce@cloudwerk.example" "envelope sender"
+sqlite3 "$DB" "SELECT writefile('$SCRATCH/request.eml', message) FROM outbox WHERE state = 'queued' AND kind = 'request'" >/dev/null
+expect_eq "$(sha256sum < "$SCRATCH/request.eml" | cut -d' ' -f1)" "$sha" "stored sha256 is of the stored bytes"
+run sqlite3 "$DB" "SELECT shown_sha256 FROM event WHERE kind = 'request' ORDER BY seq DESC LIMIT 1"
+expect_eq "$OUT" "$sha" "the request event carries the SHA-256 of the mail"
+expect_match "$(cat "$SCRATCH/request.eml")" "consent\+$token@cloudwerk.example" "the token is in the mail's Reply-To"
+expect_eq "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)" \
+	"$(sqlite3 "$DB" "SELECT token_hash FROM request WHERE state = 'open'")" "the request stores the token's SHA-256"
+run ctl outbox list
+expect_rc 0 "outbox list"
+expect_match "$OUT" "^id +state +kind" "outbox list header"
+expect_match "$OUT" "cancelled +request +log-linking +u1 +Alice@Example.org" "outbox list shows the cancelled mail"
+expect_match "$OUT" "queued +request +log-linking +u1 +Alice@Example.org" "outbox list shows the queued mail"
+run ctl outbox list --state queued
+expect_no_match "$OUT" "cancelled" "outbox list --state queued"
+run ctl --json outbox list --state queued
+expect_match "$OUT" '"kind": "request"' "outbox list --json"
+expect_match "$OUT" '"to": "Alice@Example.org"' "outbox list --json recipient"
+run ctl outbox list --state bogus
+expect_rc 2 "outbox list with an unknown state"
+expect_match "$ERR" "--state must be" "unknown state message"
 
 # The person answers (simulated inbound channel): granted.
 run "$LEDGER_GRANT" "$CONF" u1 log-linking
@@ -73,6 +100,12 @@ run ctl revoke u1 log-linking --reason "Telefonat mit Frau Müller am 27.11."
 expect_rc 0 "revoke"
 run ctl status u1 log-linking
 expect_eq "$OUT" "revoked" "state after revoke"
+run sqlite3 "$DB" "SELECT kind || '|' || state || '|' || rcpt || '|' || sha256 || '|' || (token IS NULL) FROM outbox ORDER BY id DESC LIMIT 1"
+expect_eq "${OUT%%|*}" "receipt-revoked" "a withdrawal after a grant queues a receipt"
+IFS='|' read -r _ state rcpt sha notoken <<<"$OUT"
+expect_eq "$state|$rcpt|$notoken" "queued|Alice@Example.org|1" "the receipt to the primary address, no token"
+sqlite3 "$DB" "SELECT writefile('$SCRATCH/receipt.eml', message) FROM outbox ORDER BY id DESC LIMIT 1" >/dev/null
+expect_eq "$(sha256sum < "$SCRATCH/receipt.eml" | cut -d' ' -f1)" "$sha" "the receipt is rendered, its sha256 stored"
 run ctl check u1 log-linking
 expect_rc 1 "check after revoke"
 run ctl revoke u1 log-linking --reason again
@@ -83,6 +116,8 @@ expect_rc 0 "new request after revoke"
 run ctl revoke u1 log-linking --reason "Brief"
 run ctl status u1 log-linking
 expect_eq "$OUT" "declined" "withdrawal while pending makes it declined"
+run sqlite3 "$DB" "SELECT kind || '|' || state FROM outbox WHERE acct = (SELECT key FROM account WHERE id = 'u1') ORDER BY id DESC LIMIT 2"
+expect_eq "$(echo $OUT)" "receipt-declined|queued request|cancelled" "withdrawal while pending: receipt queued, request mail cancelled"
 run ctl granted log-linking
 expect_eq "$(echo $OUT)" "u4" "granted after revoke"
 
@@ -132,7 +167,12 @@ expect_rc 2 "set-email with a bad address"
 
 run ctl ledger verify
 expect_rc 0 "ledger verify"
-expect_match "$OUT" "^ledger intact: [0-9]+ events" "verify output"
+expect_match "$OUT" "^ledger intact: [0-9]+ events, head [0-9]+:[0-9a-f]{64}$" "verify output"
+events=$(sqlite3 "$DB" "SELECT count(*) FROM event")
+head=$(sqlite3 "$DB" "SELECT seq || ':' || hash FROM ledger_head")
+expect_eq "$OUT" "ledger intact: $events events, head $head" "verify names the last event and its hash"
+run ctl ledger verify --anchor "$head"
+expect_rc 0 "verify --anchor with the head just printed"
 
 run ctl erase u1
 expect_rc 0 "erase"
@@ -140,8 +180,8 @@ run ctl check u1 log-linking
 expect_rc 1 "check after erase"
 run ctl export u1
 expect_rc 2 "export after erase"
-run ctl ledger verify
-expect_rc 0 "ledger verify after erase"
+run ctl ledger verify --anchor "$head"
+expect_rc 0 "ledger verify after erase (the earlier head still anchors it)"
 run sqlite3 "$DB" "SELECT count(*) FROM event WHERE address IS NOT NULL AND acct = (SELECT key FROM account WHERE erased IS NOT NULL)"
 expect_eq "$OUT" "0" "no personal data left in the erased account's events"
 run ctl account add u1 alice.again@example.org

@@ -41,7 +41,9 @@ tamper "BROKEN at event 2: event missing" "DELETE FROM event WHERE seq = 2"
 tamper "BROKEN at event 6: .*head record" "DELETE FROM event WHERE seq = 6"
 tamper "BROKEN at event 4: prev does not match" "UPDATE event SET prev = hash WHERE seq = 4"
 tamper "BROKEN: consent cache says 'granted'" "UPDATE consent SET state = 'granted' WHERE acct = 3"
-tamper "BROKEN: consent cache says 'granted'.*no event" "INSERT INTO account(id,email,email_lc,lang,created,updated) VALUES('t9','t9@example.org','t9@example.org','de',0,0); INSERT INTO consent VALUES ((SELECT key FROM account WHERE id='t9'), 'log-linking', 'granted', 0)"
+tamper "BROKEN: consent cache says 'granted'.*no event" "INSERT INTO account(id,email,email_lc,lang,hkey,created,updated) VALUES('t9','t9@example.org','t9@example.org','de',randomblob(32),0,0); INSERT INTO consent VALUES ((SELECT key FROM account WHERE id='t9'), 'log-linking', 'granted', 0)"
+# An account row without its key must be an erased one, with an erase event.
+tamper "BROKEN: account #[0-9]+ is erased without an erase event" "INSERT INTO account(id,email,email_lc,lang,created,updated) VALUES('t9','t9@example.org','t9@example.org','de',0,0); INSERT INTO consent VALUES ((SELECT key FROM account WHERE id='t9'), 'log-linking', 'granted', 0)"
 # Recomputing one hash is not enough: the next event's prev gives it away.
 tamper "BROKEN at event (4|5)" "UPDATE event SET kind = 'decline' WHERE seq = 4"
 
@@ -49,6 +51,128 @@ tamper "BROKEN at event (4|5)" "UPDATE event SET kind = 'decline' WHERE seq = 4"
 cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
 run ctl ledger verify
 expect_rc 0 "pristine copy verifies"
+expect_match "$OUT" "^ledger intact: 6 events, head 6:[0-9a-f]{64}$" "verify names the head"
 run ctl --json ledger verify
 expect_match "$OUT" '"intact": true' "verify --json"
+
+# ---- from the security review ----
+# pristine SQL - a fresh copy of the pristine database, then SQL applied with
+# the triggers in place (what a plain sqlite3 user can do); SQL must succeed.
+pristine() {
+	cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+	run sqlite3 "$DB" "$1"
+	expect_rc 0 "sqlite3 accepts: $1"
+}
+
+# a) The application ids of two accounts swapped in the account table (no
+#    trigger is involved): check would now answer for the wrong person, but
+#    the ids are inside each event's personal-data MAC.
+pristine "UPDATE account SET id = 'swap' WHERE id = 't1'; UPDATE account SET id = 't1' WHERE id = 't3'; UPDATE account SET id = 't3' WHERE id = 'swap'"
+run ctl ledger verify
+expect_rc 1 "verify after swapping the ids of two accounts"
+expect_match "$OUT" "BROKEN at event 1: personal fields" "id swap named at t1's first event"
+
+# b) The key of a live account removed, then its events' personal columns
+#    cleared (the trigger allows clearing only for an account without a
+#    key): the evidence is wiped, but the account is not erased.
+cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+run sqlite3 "$DB" "UPDATE event SET address = NULL, sender = NULL, msg_id = NULL, reason = NULL WHERE acct = (SELECT key FROM account WHERE id = 't1')"
+[ "$RC" != 0 ] || fail "trigger refuses clearing the personal columns of an account with a key"
+expect_match "$ERR" "append-only" "trigger message for clearing personal columns"
+pristine "UPDATE account SET hkey = NULL WHERE id = 't1'; UPDATE event SET address = NULL, sender = NULL, msg_id = NULL, reason = NULL WHERE acct = (SELECT key FROM account WHERE id = 't1')"
+run sqlite3 "$DB" "SELECT count(*) FROM event WHERE acct = (SELECT key FROM account WHERE id = 't1') AND coalesce(address, sender, msg_id, reason) IS NOT NULL"
+expect_eq "$OUT" "0" "t1's evidence is wiped"
+run ctl ledger verify
+expect_rc 1 "verify after removing a live account's key and wiping its evidence"
+expect_match "$OUT" "BROKEN at event 1: the account's key is missing but the account is not erased" "wiped evidence named"
+# ... and dressed up as an erasure, without an erase event.
+t1=$(sqlite3 "$SCRATCH/pristine.db" "SELECT key FROM account WHERE id = 't1'")
+pristine "UPDATE account SET hkey = NULL WHERE key = $t1; UPDATE event SET address = NULL, sender = NULL, msg_id = NULL, reason = NULL WHERE acct = $t1; UPDATE account SET id = NULL, email = NULL, email_lc = NULL, name = NULL, lang = NULL, erased = 1 WHERE key = $t1"
+run ctl ledger verify
+expect_rc 1 "verify after a fake erasure"
+expect_match "$OUT" "BROKEN: account #$t1 is erased without an erase event" "fake erasure named"
+
+# c) The last event (t4's withdrawal) deleted, the head record rewound and
+#    the consent cache set back to granted: the chain that is left is
+#    consistent in itself, so plain `ledger verify` cannot see this (a cut
+#    at the end leaves nothing behind). A head printed earlier and kept
+#    elsewhere (--anchor SEQ:HASH) does.
+cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+ctl account add t4 t4@example.org >/dev/null
+ctl request t4 log-linking >/dev/null
+"$LEDGER_GRANT" "$CONF" t4 log-linking
+run ctl ledger verify
+expect_match "$OUT" "^ledger intact: 8 events, head 8:[0-9a-f]{64}$" "head before the withdrawal"
+early_anchor=$(printf '%s' "$OUT" | sed -n 's/.*head \([0-9]*:[0-9a-f]*\)$/\1/p')
+run ctl revoke t4 log-linking --reason "per letter"
+expect_rc 0 "t4 withdraws"
+run ctl ledger verify
+expect_match "$OUT" "^ledger intact: 9 events, head 9:[0-9a-f]{64}$" "head after the withdrawal"
+anchor=$(printf '%s' "$OUT" | sed -n 's/.*head \([0-9]*:[0-9a-f]*\)$/\1/p')
+run ctl ledger verify --anchor "$anchor"
+expect_rc 0 "verify --anchor with the current head"
+expect_match "$OUT" "^ledger intact: 9 events" "verify --anchor output"
+run ctl ledger verify --anchor "$early_anchor"
+expect_rc 0 "an anchor kept from earlier still matches a chain that grew"
+run ctl ledger verify --anchor "$(printf '%s' "$anchor" | tr a-f A-F)"
+expect_rc 0 "the anchor's hash is case-insensitive"
+run ctl --json ledger verify --anchor "$anchor"
+expect_match "$OUT" '"intact": true' "verify --anchor --json"
+for bad in "9" "9:" "0:${anchor#*:}" "x:${anchor#*:}" "9:abc" "9:${anchor#*:}0"; do
+	run ctl ledger verify --anchor "$bad"
+	expect_rc 2 "malformed anchor '$bad'"
+	expect_match "$ERR" "SEQ:HASH" "malformed anchor message"
+done
+cp "$DB" "$SCRATCH/withdrawn.db"
+sqlite3 "$DB" "DROP TRIGGER event_append_only_delete; DELETE FROM event WHERE seq = 9;
+	UPDATE ledger_head SET seq = 8, hash = (SELECT hash FROM event WHERE seq = 8);
+	UPDATE consent SET state = 'granted', seq = 8 WHERE acct = (SELECT key FROM account WHERE id = 't4')"
+run ctl check t4 log-linking
+expect_rc 0 "the tampered store answers granted (what the attack is for)"
+# (Plain `ledger verify` exits 0 here; that is the limit the anchor covers.)
+run ctl ledger verify --anchor "$anchor"
+expect_rc 1 "verify --anchor after cutting the withdrawal"
+expect_match "$OUT" "BROKEN at event 9: does not match the anchor" "anchor mismatch named"
+run ctl --json ledger verify --anchor "$anchor"
+expect_match "$OUT" '"intact": false' "anchor mismatch --json"
+# The same cut, then a forged event 9 (a different hash) in its place.
+cp "$SCRATCH/withdrawn.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+sqlite3 "$DB" "DROP TRIGGER event_append_only_update; UPDATE event SET at = at + 1 WHERE seq = 9"
+run ctl ledger verify --anchor "$anchor"
+expect_rc 1 "verify --anchor after rewriting the anchored event"
+
+# d) A grant for a request whose lifetime is over is refused (the answer
+#    came too late), and check stays 1.
+cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+sqlite3 "$DB" "UPDATE request SET expires = strftime('%s', 'now') - 60 WHERE state = 'open' AND acct = (SELECT key FROM account WHERE id = 't3')"
+run "$LEDGER_GRANT" "$CONF" t3 log-linking
+expect_rc 1 "grant for an expired request"
+expect_match "$ERR" "expired" "expired grant message"
+run ctl check t3 log-linking
+expect_rc 1 "check after the refused grant"
+run ctl status t3 log-linking
+expect_eq "$OUT" "expired" "state after the refused grant"
+run sqlite3 "$DB" "SELECT count(*) FROM event WHERE kind = 'grant' AND acct = (SELECT key FROM account WHERE id = 't3')"
+expect_eq "$OUT" "0" "no grant recorded"
+# A grant without any open request (already answered) is refused too.
+run "$LEDGER_GRANT" "$CONF" t2 log-linking
+expect_rc 1 "grant after a decline, without a new request"
+expect_match "$ERR" "no open request" "no open request message"
+
+# e) A withdrawal while pending cancels the request mail that was not sent
+#    yet: it no longer shows as queued, it shows as cancelled.
+cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+run ctl outbox list --state queued
+expect_match "$OUT" " request +log-linking +t3 " "t3's request mail queued before the withdrawal"
+run ctl revoke t3 log-linking --reason "phoned"
+expect_rc 0 "revoke while pending"
+run ctl outbox list --state queued
+expect_no_match "$OUT" " request +log-linking +t3 " "t3's request mail no longer queued"
+expect_match "$OUT" " receipt-declined +log-linking +t3 " "the receipt is queued"
+run ctl outbox list --state cancelled
+expect_match "$OUT" "cancelled +request +log-linking +t3 " "t3's request mail cancelled"
+run ctl --json outbox list --state cancelled
+expect_match "$OUT" '"state": "cancelled"' "outbox list --json"
+run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE state = 'cancelled' AND token IS NOT NULL"
+expect_eq "$OUT" "0" "a cancelled mail keeps no token"
 finish

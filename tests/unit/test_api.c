@@ -18,6 +18,7 @@
 #include "consentd/consentd.h"
 #include "consentd/ledger.h"
 #include "consentd/store.h"
+#include "consentd/template.h"
 #include "consentd/text.h"
 
 static char dir[64], conf_path[128];
@@ -52,6 +53,8 @@ static void remove_dir(void)
 }
 
 /* grant - record a request and its grant, as the inbound channel will. */
+static template_set *ts;
+
 static void grant(store *st, const config *cfg, const char *id, const char *purpose)
 {
 	consent_request_info info;
@@ -59,7 +62,7 @@ static void grant(store *st, const config *cfg, const char *id, const char *purp
 	event_row ev;
 	account a;
 
-	assert_int_equal(consent_request(st, cfg, id, purpose, false, &info, err, sizeof(err)),
+	assert_int_equal(consent_request(st, cfg, ts, id, purpose, false, &info, err, sizeof(err)),
 			 CONSENT_OK);
 	assert_int_equal(store_begin(st), STORE_OK);
 	assert_int_equal(store_account_get(st, id, &a), STORE_OK);
@@ -70,8 +73,17 @@ static void grant(store *st, const config *cfg, const char *id, const char *purp
 	snprintf(ev.purpose, sizeof(ev.purpose), "%s", purpose);
 	snprintf(ev.kind, sizeof(ev.kind), EV_GRANT);
 	snprintf(ev.channel, sizeof(ev.channel), CHANNEL_PIPE);
-	assert_int_equal(ledger_append(st, &ev, a.hkey), STORE_OK);
+	assert_int_equal(ledger_append(st, &ev, &a), STORE_OK);
 	assert_int_equal(store_commit(st), STORE_OK);
+}
+
+/* granted_is - consentd_check that must succeed. */
+static bool granted_is(consentd_handle *h, const char *id, const char *purpose)
+{
+	bool granted = true;
+
+	assert_int_equal(consentd_check(h, id, purpose, &granted), 0);
+	return granted;
 }
 
 static int collect(const char *id, void *arg)
@@ -96,7 +108,7 @@ static void test_api_answers(void **state)
 	store *st = NULL;
 	consentd_handle *h = NULL;
 	char err[512], got_ids[256] = "";
-	bool created;
+	bool created, granted;
 	int calls = 0;
 	const char *ids[] = { "a", "b", "c" };
 	size_t i;
@@ -105,6 +117,7 @@ static void test_api_answers(void **state)
 	write_config();
 	assert_int_equal(config_load(&cfg, conf_path, err, sizeof(err)), 0);
 	assert_int_equal(store_open(&st, cfg->store_path, 1000, STORE_CREATE, err, sizeof(err)), 0);
+	assert_int_equal(template_load(&ts, TEST_TEMPLATES_DIR, err, sizeof(err)), 0);
 	for (i = 0; i < 3; i++) {
 		char email[64];
 
@@ -116,11 +129,13 @@ static void test_api_answers(void **state)
 	grant(st, cfg, "b", "telemetry");
 
 	assert_int_equal(consentd_open(&h, conf_path, err, sizeof(err)), 0);
-	assert_int_equal(consentd_check(h, "a", "log-linking"), 1);
-	assert_int_equal(consentd_check(h, "b", "log-linking"), 0);   /* other purpose */
-	assert_int_equal(consentd_check(h, "b", "telemetry"), 1);
-	assert_int_equal(consentd_check(h, "zz", "log-linking"), 0);  /* unknown account */
-	assert_int_equal(consentd_check(h, "a", "nope"), -1);
+	assert_true(granted_is(h, "a", "log-linking"));
+	assert_false(granted_is(h, "b", "log-linking"));   /* other purpose */
+	assert_true(granted_is(h, "b", "telemetry"));
+	assert_false(granted_is(h, "zz", "log-linking"));  /* unknown account */
+	granted = true;
+	assert_int_equal(consentd_check(h, "a", "nope", &granted), -1);
+	assert_false(granted);
 	assert_non_null(strstr(consentd_errmsg(h), "unknown purpose 'nope'"));
 	assert_string_equal(consentd_state(h, "a", "telemetry"), "none");
 	assert_string_equal(consentd_state(h, "a", "log-linking"), "granted");
@@ -132,10 +147,11 @@ static void test_api_answers(void **state)
 
 	/* Erasure: the API answers 0 at once. */
 	assert_int_equal(consent_erase(st, "a", err, sizeof(err)), CONSENT_OK);
-	assert_int_equal(consentd_check(h, "a", "log-linking"), 0);
+	assert_false(granted_is(h, "a", "log-linking"));
 
 	consentd_close(h);
 	consentd_close(NULL);
+	template_set_free(ts);
 	store_close(st);
 	config_free(cfg);
 	remove_dir();

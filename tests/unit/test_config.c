@@ -195,6 +195,11 @@ static void test_values_accepted(void **state)
 	assert_int_equal(f->cfg->smtp_starttls, TLS_TRY);
 	assert_int_equal(f->cfg->imap_tls, TLS_IMAPS);
 	assert_false(f->cfg->imap_enabled);
+
+	/* A known section without keys is allowed (it only sets defaults). */
+	if (load(f, BASE "[smtp]\n[imap]\n; nothing\n[templates]\n") != 0)
+		fail_msg("known sections without keys refused: %s", f->err);
+	assert_int_equal(f->cfg->smtp_port, 25);
 }
 
 /* ---- refusals: FILE:LINE: and the key ---- */
@@ -207,8 +212,16 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{ "unknown section", BASE "[bogus]\nx = 1\n", BASE_LINES + 2,
+	/* Errors about a section are reported on its [section] line. */
+	{ "unknown section", BASE "[bogus]\nx = 1\n", BASE_LINES + 1,
 	  { "[bogus]", "unknown section" } },
+	{ "unknown section without keys", BASE "[bogus]\n", BASE_LINES + 1,
+	  { "[bogus]", "unknown section" } },
+	{ "unknown section without keys before a known one",
+	  BASE "[bogus]\n; nothing here\n[smtp]\nport = 25\n", BASE_LINES + 1,
+	  { "[bogus]", "unknown section" } },
+	{ "unknown section with a comment only", BASE "[smtp]\nport = 25\n[bogus]\n; x\n",
+	  BASE_LINES + 3, { "[bogus]", "unknown section" } },
 	{ "key before any section", "address = a@b.example\n" BASE, 1,
 	  { "unknown section" } },
 	{ "unknown key", BASE "[smtp]\nhots = mail.example\n", BASE_LINES + 2,
@@ -241,17 +254,30 @@ static const struct bad_case bad_cases[] = {
 	{ "bad bool", BASE "[imap]\nenabled = maybe\n", BASE_LINES + 2,
 	  { "[imap] enabled", "'maybe'", "yes or no" } },
 	{ "purpose missing title_en",
-	  BASE "[purpose log-linking]\ntitle_de = Verknüpfung\n", BASE_LINES + 2,
+	  BASE "[purpose log-linking]\ntitle_de = Verknüpfung\n", BASE_LINES + 1,
 	  { "[purpose log-linking]", "title_en" } },
+	{ "purpose missing title_de after other sections",
+	  BASE "[purpose a]\ntitle_en = a\n[smtp]\nport = 25\n", BASE_LINES + 1,
+	  { "[purpose a]", "title_de" } },
+	{ "empty purpose section", BASE "[purpose log-linking]\n", BASE_LINES + 1,
+	  { "[purpose log-linking]", "title_de and title_en are required" } },
+	{ "empty purpose section before another",
+	  BASE "[purpose a]\n[purpose b]\ntitle_de = b\ntitle_en = b\n", BASE_LINES + 1,
+	  { "[purpose a]", "required" } },
 	{ "purpose name with uppercase",
-	  BASE "[purpose Log-Linking]\ntitle_de = a\ntitle_en = b\n", BASE_LINES + 2,
+	  BASE "[purpose Log-Linking]\ntitle_de = a\ntitle_en = b\n", BASE_LINES + 1,
 	  { "[purpose Log-Linking]", "a-z" } },
+	{ "purpose name with uppercase, no keys", BASE "[purpose Log-Linking]\n",
+	  BASE_LINES + 1, { "[purpose Log-Linking]", "a-z" } },
 	{ "purpose name with space",
-	  BASE "[purpose log linking]\ntitle_de = a\ntitle_en = b\n", BASE_LINES + 2,
+	  BASE "[purpose log linking]\ntitle_de = a\ntitle_en = b\n", BASE_LINES + 1,
 	  { "[purpose log linking]" } },
 	{ "purpose defined twice",
 	  BASE "[purpose a]\ntitle_de = a\ntitle_en = a\n[purpose a]\ntitle_de = b\n",
-	  BASE_LINES + 5, { "[purpose a]", "twice" } },
+	  BASE_LINES + 4, { "[purpose a]", "twice", "first on line 4" } },
+	{ "purpose defined twice, the second without keys",
+	  BASE "[purpose a]\ntitle_de = a\ntitle_en = a\n[purpose a]\n",
+	  BASE_LINES + 4, { "[purpose a]", "twice" } },
 	{ "purpose key given twice",
 	  BASE "[purpose a]\ntitle_de = a\ntitle_de = b\ntitle_en = c\n", BASE_LINES + 3,
 	  { "[purpose a] title_de", "twice" } },

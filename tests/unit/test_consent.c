@@ -5,7 +5,16 @@
  * and that every refusal leaves the store as it was.
  *
  * There is no staff grant: a person's grant arrives by mail, which these
- * tests stand in for with ledger_append, as the inbound code does.
+ * tests stand in for with ledger_append, as the inbound code does (naming
+ * the open request it answers).
+ *
+ * The mail side: a request is rendered from the templates when it is made;
+ * its outbox row holds the exact bytes, their SHA-256 (which the request
+ * event carries as the text the person was shown), the envelope and the
+ * token. A withdrawal while pending, a resend and expiry cancel the queued
+ * request mail and drop its token; a withdrawal queues a receipt. The
+ * outbox is read with SQLite directly (consentd_core links it publicly),
+ * and SHA-256 is computed with OpenSSL directly.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,12 +28,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+#include <sqlite3.h>
+
 #include "consentd/account.h"
 #include "consentd/config.h"
 #include "consentd/consent.h"
 #include "consentd/ledger.h"
 #include "consentd/store.h"
+#include "consentd/template.h"
 #include "consentd/text.h"
+#include "consentd/token.h"
 #include "testutil.h"
 
 #define DAY INT64_C(86400)
@@ -36,6 +50,7 @@ typedef struct fixture {
 	char err[1024];
 	config *cfg;
 	store *st;
+	template_set *ts;
 } fixture;
 
 static void add_account(fixture *f, const char *id, const char *email, const char *name)
@@ -61,6 +76,8 @@ static int setup(void **state)
 	if (store_open(&f->st, f->db, f->cfg->busy_timeout_ms, STORE_CREATE, f->err,
 		       sizeof(f->err)))
 		fail_msg("store_open: %s", f->err);
+	if (template_load(&f->ts, TEST_TEMPLATES_DIR, f->err, sizeof(f->err)))
+		fail_msg("template_load: %s", f->err);
 	add_account(f, "acct-1", "erika.mustermann@example.org", "Erika Mustermann");
 	add_account(f, "acct-2", "max@example.org", NULL);
 	*state = f;
@@ -72,6 +89,7 @@ static int teardown(void **state)
 	fixture *f = *state;
 
 	store_close(f->st);
+	template_set_free(f->ts);
 	config_free(f->cfg);
 	tu_rmrf(f->dir);
 	free(f);
@@ -176,11 +194,11 @@ static int inbound(fixture *f, const char *id, const char *purpose, const char *
 	ev.sender = a.email;
 	ev.msg_id = "<reply-1@mail.example.org>";
 	assert_int_equal(store_begin(f->st), STORE_OK);
-	if (store_request_open(f->st, a.key, purpose, &req) == STORE_OK) {
+	if (store_request_open(f->st, a.key, purpose, &req) == STORE_OK)
 		ev.request = req.id;
-		assert_int_equal(store_request_set_state(f->st, req.id, "answered"), STORE_OK);
-	}
-	rc = ledger_append(f->st, &ev, a.hkey);
+	rc = ledger_append(f->st, &ev, &a);
+	if (rc == STORE_OK && ev.request)
+		assert_int_equal(store_request_set_state(f->st, ev.request, "answered"), STORE_OK);
 	if (rc == STORE_OK)
 		assert_int_equal(store_commit(f->st), STORE_OK);
 	else
@@ -192,7 +210,7 @@ static void request_ok(fixture *f, const char *id, const char *purpose, bool res
 		       consent_request_info *info)
 {
 	consent_request_info tmp;
-	int rc = consent_request(f->st, f->cfg, id, purpose, resend, info ? info : &tmp,
+	int rc = consent_request(f->st, f->cfg, f->ts, id, purpose, resend, info ? info : &tmp,
 				 f->err, sizeof(f->err));
 
 	if (rc != CONSENT_OK)
@@ -204,6 +222,116 @@ static void expect_contains(const char *got, const char *want)
 {
 	if (!strstr(got, want))
 		fail_msg("got '%s', want it to contain '%s'", got, want);
+}
+
+/* ---- the outbox, read directly ---- */
+
+typedef struct mail_row {
+	int64_t id, request;
+	char kind[32], state[16], purpose[64];
+	char token[64];            /* "" when NULL */
+	bool has_token;
+	char sender[320], rcpt[320], sha256[SHA256_HEX];
+	char *message;             /* malloc'd; NULL when none */
+	size_t len;
+} mail_row;
+
+static void mail_rows_free(mail_row *rows, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(rows[i].message);
+}
+
+static void col_text(sqlite3_stmt *s, int i, char *out, size_t outlen)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	snprintf(out, outlen, "%s", v ? (const char *)v : "");
+}
+
+/* mails - the outbox rows of acct (all accounts when acct < 0), by id, into
+ * rows (at most max); how many there are. */
+static int mails(fixture *f, int64_t acct, mail_row *rows, int max)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int n = 0;
+
+	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, "SELECT id, ifnull(request, 0), kind, state, purpose, token,"
+			       " ifnull(sender, ''), ifnull(rcpt, ''), ifnull(sha256, ''), message"
+			       " FROM outbox WHERE ?1 < 0 OR acct = ?1 ORDER BY id", -1, &s,
+			       NULL) != SQLITE_OK)
+		fail_msg("outbox query: %s", sqlite3_errmsg(db));
+	sqlite3_bind_int64(s, 1, acct);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		mail_row *r;
+
+		if (n == max) {
+			n++;
+			continue;
+		}
+		r = &rows[n++];
+		memset(r, 0, sizeof(*r));
+		r->id = sqlite3_column_int64(s, 0);
+		r->request = sqlite3_column_int64(s, 1);
+		col_text(s, 2, r->kind, sizeof(r->kind));
+		col_text(s, 3, r->state, sizeof(r->state));
+		col_text(s, 4, r->purpose, sizeof(r->purpose));
+		r->has_token = sqlite3_column_type(s, 5) != SQLITE_NULL;
+		col_text(s, 5, r->token, sizeof(r->token));
+		col_text(s, 6, r->sender, sizeof(r->sender));
+		col_text(s, 7, r->rcpt, sizeof(r->rcpt));
+		col_text(s, 8, r->sha256, sizeof(r->sha256));
+		if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+			const void *b = sqlite3_column_blob(s, 9);
+
+			r->len = (size_t)sqlite3_column_bytes(s, 9);
+			r->message = malloc(r->len + 1);
+			assert_non_null(r->message);
+			memcpy(r->message, b, r->len);
+			r->message[r->len] = '\0';
+		}
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	assert_true(n <= max);
+	return n;
+}
+
+/* sha256_hex - SHA-256 with OpenSSL directly. */
+static void sha256_hex(const void *data, size_t n, char out[SHA256_HEX])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	int i;
+
+	SHA256(data, n, md);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* expect_rendered - r holds a rendered mail to rcpt: bytes, their SHA-256,
+ * the envelope sender of the service, CRLF line ends. */
+static void expect_rendered(fixture *f, const mail_row *r, const char *rcpt)
+{
+	char sha[SHA256_HEX], sender[320];
+	size_t i;
+
+	if (!r->message || r->len == 0)
+		fail_msg("outbox #%" PRId64 " (%s): no rendered message", r->id, r->kind);
+	sha256_hex(r->message, r->len, sha);
+	assert_string_equal(r->sha256, sha);
+	assert_string_equal(r->rcpt, rcpt);
+	snprintf(sender, sizeof(sender), "%s%sbounce@%s", f->cfg->reply_local,
+		 f->cfg->delimiter, f->cfg->reply_domain);
+	assert_string_equal(r->sender, sender);
+	assert_string_equal(r->sender, "consent+bounce@cloudwerk.example");
+	for (i = 0; i < r->len; i++)
+		if (r->message[i] == '\n' && (i == 0 || r->message[i - 1] != '\r'))
+			fail_msg("outbox #%" PRId64 ": bare LF at byte %zu", r->id, i);
+	expect_contains(r->message, "Auto-Submitted: auto-generated");
 }
 
 /* ---- request ---- */
@@ -251,7 +379,7 @@ static void test_second_request_refused(void **state)
 
 	request_ok(f, "acct-1", "log-linking", false, &first);
 	memset(&again, 0xff, sizeof(again));
-	rc = consent_request(f->st, f->cfg, "acct-1", "log-linking", false, &again, f->err,
+	rc = consent_request(f->st, f->cfg, f->ts, "acct-1", "log-linking", false, &again, f->err,
 			     sizeof(f->err));
 	assert_int_equal(rc, CONSENT_REFUSED);
 	expect_contains(f->err, "pending");
@@ -307,7 +435,7 @@ static void test_revoke_pending_declines(void **state)
 	struct ledger_look l;
 
 	request_ok(f, "acct-1", "log-linking", false, &info);
-	assert_int_equal(consent_revoke(f->st, f->cfg, "acct-1", "log-linking",
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking",
 					"phoned: does not want it", prev, f->err,
 					sizeof(f->err)), CONSENT_OK);
 	assert_string_equal(prev, STATE_PENDING);
@@ -340,23 +468,23 @@ static void test_grant_then_revoke(void **state)
 	assert_int_equal(open_requests(f, a.key, NULL), 0);
 
 	/* No request while granted, resend or not. */
-	rc = consent_request(f->st, f->cfg, "acct-1", "log-linking", false, &info, f->err,
+	rc = consent_request(f->st, f->cfg, f->ts, "acct-1", "log-linking", false, &info, f->err,
 			     sizeof(f->err));
 	assert_int_equal(rc, CONSENT_REFUSED);
 	expect_contains(f->err, "already granted");
-	rc = consent_request(f->st, f->cfg, "acct-1", "log-linking", true, &info, f->err,
+	rc = consent_request(f->st, f->cfg, f->ts, "acct-1", "log-linking", true, &info, f->err,
 			     sizeof(f->err));
 	assert_int_equal(rc, CONSENT_REFUSED);
 	assert_int_equal(look(f, a.key).n, 2);
 	assert_int_equal(open_requests(f, a.key, NULL), 0);
 
-	assert_int_equal(consent_revoke(f->st, f->cfg, "acct-1", "log-linking", "by letter",
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking", "by letter",
 					prev, f->err, sizeof(f->err)), CONSENT_OK);
 	assert_string_equal(prev, STATE_GRANTED);
 	expect_state(f, "acct-1", "log-linking", STATE_REVOKED);
 
 	/* Nothing left to withdraw. */
-	rc = consent_revoke(f->st, f->cfg, "acct-1", "log-linking", "again", prev, f->err,
+	rc = consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking", "again", prev, f->err,
 			    sizeof(f->err));
 	assert_int_equal(rc, CONSENT_REFUSED);
 	assert_string_equal(prev, STATE_REVOKED);
@@ -389,7 +517,7 @@ static void test_revoke_nothing_refused(void **state)
 	char prev[16];
 	int rc;
 
-	rc = consent_revoke(f->st, f->cfg, "acct-1", "log-linking", "no reason", prev, f->err,
+	rc = consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking", "no reason", prev, f->err,
 			    sizeof(f->err));
 	assert_int_equal(rc, CONSENT_REFUSED);
 	assert_string_equal(prev, STATE_NONE);
@@ -550,13 +678,13 @@ static void test_stale_pending_does_not_block(void **state)
 	strcpy(ev.kind, EV_REQUEST);
 	strcpy(ev.channel, CHANNEL_STAFF);
 	ev.address = a.email;
-	assert_int_equal(ledger_append(f->st, &ev, a.hkey), STORE_OK);
+	assert_int_equal(ledger_append(f->st, &ev, &a), STORE_OK);
 	assert_int_equal(store_commit(f->st), STORE_OK);
 	expect_state(f, "acct-1", "log-linking", STATE_EXPIRED);   /* as read */
 
 	/* Withdrawing an expired request: nothing to withdraw, and (refused
 	 * means nothing written) not even the expiry is recorded. */
-	rc = consent_revoke(f->st, f->cfg, "acct-1", "log-linking", "x", prev, f->err,
+	rc = consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking", "x", prev, f->err,
 			    sizeof(f->err));
 	assert_int_equal(rc, CONSENT_REFUSED);
 	assert_string_equal(prev, STATE_EXPIRED);
@@ -587,7 +715,7 @@ static void test_erase(void **state)
 	assert_int_equal(inbound(f, "acct-1", "log-linking", EV_GRANT), STORE_OK);
 	request_ok(f, "acct-1", "testimonials", false, NULL);
 	request_ok(f, "acct-2", "log-linking", false, NULL);
-	assert_int_equal(consent_revoke(f->st, f->cfg, "acct-2", "log-linking",
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-2", "log-linking",
 					"asked by phone", st16, f->err, sizeof(f->err)), CONSENT_OK);
 
 	rc = consent_erase(f->st, "acct-1", f->err, sizeof(f->err));
@@ -619,7 +747,7 @@ static void test_erase(void **state)
 	rc = consent_erase(f->st, "acct-1", f->err, sizeof(f->err));
 	assert_int_equal(rc, CONSENT_ERR);
 	expect_contains(f->err, "no account 'acct-1'");
-	rc = consent_request(f->st, f->cfg, "acct-1", "log-linking", false,
+	rc = consent_request(f->st, f->cfg, f->ts, "acct-1", "log-linking", false,
 			     &(consent_request_info){ 0 }, f->err, sizeof(f->err));
 	assert_int_equal(rc, CONSENT_ERR);
 	expect_contains(f->err, "no account");
@@ -682,7 +810,7 @@ static void test_erase_leaves_no_trace_in_file(void **state)
 				     sizeof(f->err)), STORE_OK);
 	request_ok(f, "acct-1", "log-linking", false, NULL);
 	assert_int_equal(inbound(f, "acct-1", "log-linking", EV_GRANT), STORE_OK);
-	assert_int_equal(consent_revoke(f->st, f->cfg, "acct-1", "log-linking",
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking",
 					"secret-reason-7731", prev, f->err, sizeof(f->err)),
 			 CONSENT_OK);
 	assert_int_equal(consent_erase(f->st, "acct-1", f->err, sizeof(f->err)), CONSENT_OK);
@@ -700,6 +828,192 @@ static void test_erase_leaves_no_trace_in_file(void **state)
 	free(bytes);
 }
 
+/* ---- the mail side ---- */
+
+/* The request is rendered when it is made: the outbox row holds the bytes
+ * to the primary address, from the service's bounce address, and the
+ * ledger event carries their SHA-256 as the text the person was shown. */
+static void test_request_renders_mail(void **state)
+{
+	fixture *f = *state;
+	consent_request_info info;
+	account a = get_account(f, "acct-1");
+	mail_row rows[4];
+	request_row open;
+	struct ledger_look l;
+	char want[128], th[SHA256_HEX];
+	int n;
+
+	request_ok(f, "acct-1", "log-linking", false, &info);
+	n = mails(f, -1, rows, 4);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].id, info.outbox);
+	assert_string_equal(rows[0].kind, "request");
+	assert_string_equal(rows[0].state, "queued");
+	assert_string_equal(rows[0].purpose, "log-linking");
+	assert_int_equal(rows[0].request, info.request);
+	expect_rendered(f, &rows[0], "erika.mustermann@example.org");
+
+	/* The token is in the row and in the mail (Reply-To, Message-ID); the
+	 * request stores only its hash. */
+	assert_true(rows[0].has_token);
+	assert_int_equal(strlen(rows[0].token), TOKEN_LEN);
+	assert_int_equal(open_requests(f, a.key, &open), 1);
+	assert_int_equal(token_hash(rows[0].token, TOKEN_LEN, th), 0);
+	assert_string_equal(open.token_hash, th);
+	sha256_hex(rows[0].token, TOKEN_LEN, th);
+	assert_string_equal(open.token_hash, th);
+	snprintf(want, sizeof(want), "consent+%s@cloudwerk.example", rows[0].token);
+	expect_contains(rows[0].message, want);
+	snprintf(want, sizeof(want), "consent.%s@cloudwerk.example", rows[0].token);
+	expect_contains(rows[0].message, want);
+
+	/* The text the person is shown, in the ledger. */
+	l = look(f, a.key);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.last.kind, EV_REQUEST);
+	assert_string_equal(l.last.shown_sha256, rows[0].sha256);
+	mail_rows_free(rows, n);
+	expect_intact(f);
+}
+
+/* A refused request or withdrawal queues nothing. */
+static void test_refused_queues_nothing(void **state)
+{
+	fixture *f = *state;
+	consent_request_info info;
+	mail_row rows[4];
+	char prev[16];
+	int n;
+
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking", "letter",
+					prev, f->err, sizeof(f->err)), CONSENT_REFUSED);
+	assert_int_equal(mails(f, -1, rows, 4), 0);
+	request_ok(f, "acct-1", "log-linking", false, NULL);
+	assert_int_equal(consent_request(f->st, f->cfg, f->ts, "acct-1", "log-linking", false,
+					 &info, f->err, sizeof(f->err)), CONSENT_REFUSED);
+	assert_int_equal(consent_request(f->st, f->cfg, f->ts, "ghost", "log-linking", false,
+					 &info, f->err, sizeof(f->err)), CONSENT_ERR);
+	n = mails(f, -1, rows, 4);
+	assert_int_equal(n, 1);
+	mail_rows_free(rows, n);
+}
+
+/* resend: the superseded request's queued mail is cancelled and its token
+ * dropped; the new one is queued with a new token. */
+static void test_resend_cancels_old_mail(void **state)
+{
+	fixture *f = *state;
+	consent_request_info first, second;
+	mail_row rows[4];
+	int n;
+
+	request_ok(f, "acct-1", "log-linking", false, &first);
+	request_ok(f, "acct-1", "log-linking", true, &second);
+	n = mails(f, -1, rows, 4);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].id, first.outbox);
+	assert_string_equal(rows[0].state, "cancelled");
+	assert_false(rows[0].has_token);
+	assert_int_equal(rows[1].id, second.outbox);
+	assert_string_equal(rows[1].state, "queued");
+	assert_true(rows[1].has_token);
+	assert_int_equal(rows[1].request, second.request);
+	assert_string_not_equal(rows[0].sha256, rows[1].sha256);
+	mail_rows_free(rows, n);
+}
+
+/* A withdrawal while pending cancels the request mail (its token is spent)
+ * and queues a receipt of the refusal; after a grant, a receipt of the
+ * withdrawal. */
+static void test_revoke_cancels_and_sends_receipt(void **state)
+{
+	fixture *f = *state;
+	consent_request_info info;
+	mail_row rows[8];
+	char prev[16];
+	int n;
+
+	request_ok(f, "acct-1", "log-linking", false, &info);
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking",
+					"phoned", prev, f->err, sizeof(f->err)), CONSENT_OK);
+	n = mails(f, -1, rows, 8);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].id, info.outbox);
+	assert_string_equal(rows[0].kind, "request");
+	assert_string_equal(rows[0].state, "cancelled");
+	assert_false(rows[0].has_token);
+	assert_string_equal(rows[1].kind, "receipt-declined");
+	assert_string_equal(rows[1].state, "queued");
+	assert_string_equal(rows[1].purpose, "log-linking");
+	assert_false(rows[1].has_token);
+	expect_rendered(f, &rows[1], "erika.mustermann@example.org");
+	mail_rows_free(rows, n);
+
+	/* Granted, then withdrawn: receipt-revoked. */
+	request_ok(f, "acct-2", "log-linking", false, NULL);
+	assert_int_equal(inbound(f, "acct-2", "log-linking", EV_GRANT), STORE_OK);
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-2", "log-linking",
+					"by letter", prev, f->err, sizeof(f->err)), CONSENT_OK);
+	assert_string_equal(prev, STATE_GRANTED);
+	n = mails(f, get_account(f, "acct-2").key, rows, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(rows[0].kind, "request");
+	assert_string_equal(rows[1].kind, "receipt-revoked");
+	assert_string_equal(rows[1].state, "queued");
+	expect_rendered(f, &rows[1], "max@example.org");
+	mail_rows_free(rows, n);
+	expect_intact(f);
+}
+
+/* Expiry cancels the request mail that was never sent. */
+static void test_expiry_cancels_mail(void **state)
+{
+	fixture *f = *state;
+	consent_request_info i1, i2;
+	mail_row rows[4];
+	int n = -1;
+
+	request_ok(f, "acct-1", "log-linking", false, &i1);
+	request_ok(f, "acct-2", "log-linking", false, &i2);
+	assert_int_equal(consent_expire_due(f->st, get_account(f, "acct-1").key, i1.expires,
+					    &n, f->err, sizeof(f->err)), CONSENT_OK);
+	assert_int_equal(n, 1);
+	n = mails(f, -1, rows, 4);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].id, i1.outbox);
+	assert_string_equal(rows[0].state, "cancelled");
+	assert_false(rows[0].has_token);
+	assert_int_equal(rows[1].id, i2.outbox);
+	assert_string_equal(rows[1].state, "queued");
+	assert_true(rows[1].has_token);
+	mail_rows_free(rows, n);
+}
+
+/* Erasure leaves no mail of the account in the outbox. */
+static void test_erase_empties_outbox(void **state)
+{
+	fixture *f = *state;
+	account a = get_account(f, "acct-1");
+	mail_row rows[8];
+	char prev[16];
+	int n;
+
+	request_ok(f, "acct-1", "log-linking", false, NULL);
+	assert_int_equal(inbound(f, "acct-1", "log-linking", EV_GRANT), STORE_OK);
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking",
+					"letter", prev, f->err, sizeof(f->err)), CONSENT_OK);
+	request_ok(f, "acct-1", "testimonials", false, NULL);
+	request_ok(f, "acct-2", "log-linking", false, NULL);
+	assert_int_equal(mails(f, a.key, rows, 8), 3);
+	mail_rows_free(rows, 3);
+	assert_int_equal(consent_erase(f->st, "acct-1", f->err, sizeof(f->err)), CONSENT_OK);
+	assert_int_equal(mails(f, a.key, rows, 8), 0);
+	n = mails(f, -1, rows, 8);
+	assert_int_equal(n, 1);   /* acct-2's stays */
+	mail_rows_free(rows, n);
+}
+
 /* ---- errors ---- */
 
 static void test_unknown_account_and_purpose(void **state)
@@ -708,16 +1022,16 @@ static void test_unknown_account_and_purpose(void **state)
 	consent_request_info info;
 	char prev[16];
 
-	assert_int_equal(consent_request(f->st, f->cfg, "ghost", "log-linking", false, &info,
+	assert_int_equal(consent_request(f->st, f->cfg, f->ts, "ghost", "log-linking", false, &info,
 					 f->err, sizeof(f->err)), CONSENT_ERR);
 	expect_contains(f->err, "no account 'ghost'");
-	assert_int_equal(consent_request(f->st, f->cfg, "acct-1", "marketing", false, &info,
+	assert_int_equal(consent_request(f->st, f->cfg, f->ts, "acct-1", "marketing", false, &info,
 					 f->err, sizeof(f->err)), CONSENT_ERR);
 	expect_contains(f->err, "unknown purpose 'marketing'");
-	assert_int_equal(consent_revoke(f->st, f->cfg, "ghost", "log-linking", "letter", prev,
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "ghost", "log-linking", "letter", prev,
 					f->err, sizeof(f->err)), CONSENT_ERR);
 	expect_contains(f->err, "no account 'ghost'");
-	assert_int_equal(consent_revoke(f->st, f->cfg, "acct-1", "marketing", "letter", prev,
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "marketing", "letter", prev,
 					f->err, sizeof(f->err)), CONSENT_ERR);
 	expect_contains(f->err, "unknown purpose 'marketing'");
 	assert_int_equal(consent_erase(f->st, "ghost", f->err, sizeof(f->err)), CONSENT_ERR);
@@ -742,10 +1056,10 @@ static void test_locked(void **state)
 		fail_msg("second store_open: %s", f->err);
 	assert_int_equal(store_begin(other), STORE_OK);
 
-	assert_int_equal(consent_request(f->st, f->cfg, "acct-2", "log-linking", false, &info,
+	assert_int_equal(consent_request(f->st, f->cfg, f->ts, "acct-2", "log-linking", false, &info,
 					 f->err, sizeof(f->err)), CONSENT_ERR);
 	expect_contains(f->err, "locked");
-	assert_int_equal(consent_revoke(f->st, f->cfg, "acct-1", "log-linking", "letter", prev,
+	assert_int_equal(consent_revoke(f->st, f->cfg, f->ts, "acct-1", "log-linking", "letter", prev,
 					f->err, sizeof(f->err)), CONSENT_ERR);
 	expect_contains(f->err, "locked");
 	assert_int_equal(consent_erase(f->st, "acct-1", f->err, sizeof(f->err)), CONSENT_ERR);
@@ -781,6 +1095,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_erase_closes_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase_never_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_erase_leaves_no_trace_in_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_request_renders_mail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_queues_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resend_cancels_old_mail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_cancels_and_sends_receipt, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_cancels_mail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_erase_empties_outbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_account_and_purpose, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
 	};

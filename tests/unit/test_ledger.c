@@ -9,6 +9,17 @@
  * Tampering goes around the store with SQLite directly (consentd_core links
  * it publicly), after dropping the append-only triggers the way an attacker
  * would; a separate test shows the triggers refuse it while they exist.
+ * Tampering with the account table (no trigger there) is covered too: ids
+ * swapped between accounts, a key removed from a live account, an account
+ * marked erased without an erase event.
+ *
+ * ledger_append takes the account: it fills in acct and the account id,
+ * refuses erased accounts, and a grant or decline must name the open,
+ * unexpired request of that account and purpose.
+ *
+ * The pinned pd_mac values are computed independently of digest.c: with
+ * OpenSSL's HMAC directly on the documented bytes, and (the literals) with
+ * Python's hmac module on the same bytes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sqlite3.h>
 
 #include "consentd/consent.h"
@@ -124,6 +137,36 @@ static void test_hash_serialisation(void **state)
 	assert_string_not_equal(got, "5053b18b89faf3e2ad3c2e4db1d0635f816fcfb9eff73d27ed160558ec96ef36");
 }
 
+/* hmac_hex - HMAC-SHA256(key, bytes) with OpenSSL directly, as lowercase
+ * hex: an implementation of the documented serialisation that shares no
+ * code with digest.c or ledger.c. */
+static void hmac_hex(const unsigned char key[ACCOUNT_KEY_LEN], const char *bytes,
+		     char out[SHA256_HEX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+
+	assert_non_null(HMAC(EVP_sha256(), key, ACCOUNT_KEY_LEN, (const unsigned char *)bytes,
+			     strlen(bytes), md, &mdlen));
+	assert_int_equal(mdlen, 32);
+	for (i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* expect_pd_mac - ledger_pd_mac of ev equals HMAC over the documented
+ * bytes, and equals the pinned value. */
+static void expect_pd_mac(const event_row *ev, const unsigned char *key, const char *bytes,
+			  const char *pinned)
+{
+	char got[SHA256_HEX], want[SHA256_HEX];
+
+	ledger_pd_mac(ev, key, got);
+	hmac_hex(key, bytes, want);
+	if (strcmp(got, want))
+		fail_msg("pd_mac: got %s, want HMAC-SHA256 of '%s' = %s", got, bytes, want);
+	assert_string_equal(want, pinned);
+}
+
 static void test_pd_mac_serialisation(void **state)
 {
 	unsigned char key[ACCOUNT_KEY_LEN], other[ACCOUNT_KEY_LEN];
@@ -135,27 +178,44 @@ static void test_pd_mac_serialisation(void **state)
 	for (i = 0; i < ACCOUNT_KEY_LEN; i++)
 		key[i] = (unsigned char)(i + 1);
 	memset(&ev, 0, sizeof(ev));
+	ev.account_id = "acct-1";
 	ev.address = "erika@example.org";
 	ev.msg_id = "<r1@example.org>";
-	/* HMAC-SHA256(01..20, "13:consentd-pd-1,17:erika@example.org,0:,
-	 * 16:<r1@example.org>,0:,") */
-	ledger_pd_mac(&ev, key, got);
-	assert_string_equal(got, "c0387fff8ffb97aa49ad27a26d83a57c0658e802e20a99ef578d294fe58da774");
-	strcpy(base, got);
+	/* pd_mac = HMAC-SHA256(key, ns("consentd-pd-1") ns(account id)
+	 * ns(address) ns(sender) ns(msg_id) ns(reason)); the pinned values are
+	 * Python's hmac.new(bytes(range(1, 33)), BYTES, sha256).hexdigest(). */
+	expect_pd_mac(&ev, key, "13:consentd-pd-1,6:acct-1,17:erika@example.org,0:,"
+		      "16:<r1@example.org>,0:,",
+		      "5cc01e721e27370719fde0661a866a2c97e97e0a3f257e5b8db0594966cb2281");
+	ledger_pd_mac(&ev, key, base);
 
 	/* Absent fields serialise as "". */
 	memset(&ev, 0, sizeof(ev));
+	expect_pd_mac(&ev, key, "13:consentd-pd-1,0:,0:,0:,0:,0:,",
+		      "1074c1ca3b832835d1b1d30af39d03e9d399abcc1d07455baf680d4e67360c79");
+	ev.account_id = "acct-1";
+	expect_pd_mac(&ev, key, "13:consentd-pd-1,6:acct-1,0:,0:,0:,0:,",
+		      "de4c6ba43edb8cf93864f559d57c7860907714bea86d1e13d76ad45b5af6cffe");
+	/* The same value in the address field instead is something else. */
+	ev.account_id = NULL;
+	ev.address = "acct-1";
 	ledger_pd_mac(&ev, key, got);
-	assert_string_equal(got, "e2d7f5dc3c09afede2e33dd730af68961bd72f07f7a94c42456f446f66592318");
+	assert_string_not_equal(got, "de4c6ba43edb8cf93864f559d57c7860907714bea86d1e13d76ad45b5af6cffe");
 
-	/* The key and each personal field change it; moving a value from one
-	 * field to the next does too (netstrings). */
-	memcpy(other, key, sizeof(key));
-	other[31] ^= 1;
+	/* The key, the account id and each personal field change it; moving a
+	 * value from one field to the next does too (netstrings). */
+	memset(&ev, 0, sizeof(ev));
+	ev.account_id = "acct-1";
 	ev.address = "erika@example.org";
 	ev.msg_id = "<r1@example.org>";
+	memcpy(other, key, sizeof(key));
+	other[31] ^= 1;
 	ledger_pd_mac(&ev, other, got);
 	assert_string_not_equal(got, base);
+	ev.account_id = "acct-2";          /* ids swapped between accounts */
+	ledger_pd_mac(&ev, key, got);
+	assert_string_not_equal(got, base);
+	ev.account_id = "acct-1";
 	ev.sender = "erika@example.org";
 	ledger_pd_mac(&ev, key, got);
 	assert_string_not_equal(got, base);
@@ -164,10 +224,18 @@ static void test_pd_mac_serialisation(void **state)
 	ledger_pd_mac(&ev, key, got);
 	assert_string_not_equal(got, base);
 	memset(&ev, 0, sizeof(ev));
+	ev.account_id = "acct-1";
 	ev.sender = "erika@example.org";
 	ev.msg_id = "<r1@example.org>";
 	ledger_pd_mac(&ev, key, got);
 	assert_string_not_equal(got, base);
+	/* Fields outside the personal ones are not in it (they are in the hash). */
+	ledger_pd_mac(&(event_row){ .seq = 9, .at = 1700000000, .acct = 3, .request = 4,
+				    .purpose = "log-linking", .kind = "grant", .channel = "imap",
+				    .policy = "1.1", .account_id = "acct-1",
+				    .address = "erika@example.org", .msg_id = "<r1@example.org>" },
+		      key, got);
+	assert_string_equal(got, base);
 }
 
 /* ---- a store with a small ledger ---- */
@@ -178,6 +246,8 @@ typedef struct fixture {
 	char err[1024];
 	store *st;
 	account a, b;
+	int64_t clock;      /* time of the next event appended */
+	int requests;       /* request rows made, for unique token hashes */
 } fixture;
 
 static int setup(void **state)
@@ -195,6 +265,7 @@ static int setup(void **state)
 					      NULL), STORE_OK);
 	assert_int_equal(store_account_get(f->st, "acct-a", &f->a), STORE_OK);
 	assert_int_equal(store_account_get(f->st, "acct-b", &f->b), STORE_OK);
+	f->clock = 1700000000;
 	*state = f;
 	return 0;
 }
@@ -209,17 +280,57 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* append - one event in its own transaction; returns ledger_append's code. */
+#define LIFETIME (30 * INT64_C(86400))
+
+/* open_request - a request row of a for purpose, open, made at created and
+ * expiring LIFETIME later, inside the caller's transaction. */
+static int64_t open_request(fixture *f, const account *a, const char *purpose,
+			    int64_t created)
+{
+	request_row req;
+
+	memset(&req, 0, sizeof(req));
+	req.acct = a->key;
+	snprintf(req.purpose, sizeof(req.purpose), "%s", purpose);
+	snprintf(req.token_hash, sizeof(req.token_hash), "%064d", ++f->requests);
+	req.created = created;
+	req.expires = created + LIFETIME;
+	snprintf(req.state, sizeof(req.state), "open");
+	assert_int_equal(store_request_insert(f->st, &req), STORE_OK);
+	return req.id;
+}
+
+/* append_ev - ledger_append ev for a in its own transaction; committed when
+ * it returns STORE_OK, rolled back otherwise. */
+static int append_ev(fixture *f, event_row *ev, const account *a)
+{
+	int rc;
+
+	assert_int_equal(store_begin(f->st), STORE_OK);
+	rc = ledger_append(f->st, ev, a);
+	if (rc == STORE_OK)
+		assert_int_equal(store_commit(f->st), STORE_OK);
+	else
+		store_rollback(f->st);
+	return rc;
+}
+
+/* append - one event in its own transaction, as the service makes them: a
+ * request event opens a new request row (superseding an open one) and
+ * carries its id; a grant, decline or revoke names the open request of
+ * the pair, if any, and closes it. Returns ledger_append's code; nothing is
+ * written unless it is STORE_OK. */
 static int append(fixture *f, const account *a, const char *purpose, const char *kind,
 		  const char *channel, const char *sender, const char *msg_id,
 		  const char *reason, event_row *out)
 {
 	event_row ev;
-	int rc;
+	request_row open;
+	int rc, open_rc;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.at = 1700000000 + 60 * (int64_t)strlen(kind);
-	ev.acct = a->key;
+	ev.at = f->clock;
+	f->clock += 60;
 	snprintf(ev.purpose, sizeof(ev.purpose), "%s", purpose);
 	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
 	snprintf(ev.channel, sizeof(ev.channel), "%s", channel);
@@ -229,7 +340,18 @@ static int append(fixture *f, const account *a, const char *purpose, const char 
 	ev.msg_id = msg_id;
 	ev.reason = reason;
 	assert_int_equal(store_begin(f->st), STORE_OK);
-	rc = ledger_append(f->st, &ev, a->hkey);
+	open_rc = store_request_open(f->st, a->key, purpose, &open);
+	assert_true(open_rc == STORE_OK || open_rc == STORE_NOTFOUND);
+	if (!strcmp(kind, EV_REQUEST)) {
+		if (open_rc == STORE_OK)
+			assert_int_equal(store_request_set_state(f->st, open.id, "superseded"), 0);
+		ev.request = open_request(f, a, purpose, ev.at);
+	} else if (open_rc == STORE_OK && strcmp(kind, EV_EXPIRE) && strcmp(kind, EV_ERASE)) {
+		ev.request = open.id;
+	}
+	rc = ledger_append(f->st, &ev, a);
+	if (rc == STORE_OK && ev.request && strcmp(kind, EV_REQUEST))
+		assert_int_equal(store_request_set_state(f->st, ev.request, "answered"), 0);
 	if (rc == STORE_OK)
 		assert_int_equal(store_commit(f->st), STORE_OK);
 	else
@@ -349,6 +471,199 @@ static void test_append_refused(void **state)
 	expect_intact(f, 5);
 }
 
+/* expect_head - the head record still names seq (nothing was appended). */
+static void expect_head(fixture *f, int64_t want_seq, const char *want_hash)
+{
+	char hash[SHA256_HEX];
+	int64_t seq;
+
+	assert_int_equal(store_head(f->st, &seq, hash), STORE_OK);
+	assert_int_equal(seq, want_seq);
+	assert_string_equal(hash, want_hash);
+}
+
+struct seen_row {
+	int64_t acct;
+	char id[64];
+	int n;
+};
+
+static int collect_row(const event_row *row, void *arg)
+{
+	struct seen_row *seen = arg;
+
+	seen->acct = row->acct;
+	snprintf(seen->id, sizeof(seen->id), "%s", row->account_id ? row->account_id : "(null)");
+	seen->n++;
+	return 0;
+}
+
+/* ledger_append takes acct and the account id from the account, whatever
+ * the caller left in the event. */
+static void test_append_fills_account(void **state)
+{
+	fixture *f = *state;
+	event_row ev;
+	struct seen_row seen = { 0, "", 0 };
+
+	memset(&ev, 0, sizeof(ev));
+	ev.at = 1700000000;
+	ev.acct = f->b.key + 1000;          /* wrong on purpose */
+	ev.account_id = "someone-else";
+	strcpy(ev.purpose, "log-linking");
+	strcpy(ev.kind, EV_REQUEST);
+	strcpy(ev.channel, CHANNEL_STAFF);
+	ev.address = f->a.email;
+	assert_int_equal(store_begin(f->st), STORE_OK);
+	ev.request = open_request(f, &f->a, "log-linking", ev.at);
+	assert_int_equal(ledger_append(f->st, &ev, &f->a), STORE_OK);
+	assert_int_equal(store_commit(f->st), STORE_OK);
+	assert_int_equal(ev.acct, f->a.key);
+	assert_non_null(ev.account_id);
+	assert_string_equal(ev.account_id, "acct-a");
+	assert_int_equal(ev.seq, 1);
+
+	/* Stored under acct-a, with acct-a's id. */
+	assert_int_equal(store_events_each(f->st, f->a.key, collect_row, &seen), STORE_OK);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.acct, f->a.key);
+	assert_string_equal(seen.id, "acct-a");
+	expect_state(f, &f->a, "log-linking", STATE_PENDING);
+	expect_state(f, &f->b, "log-linking", STATE_NONE);
+	expect_intact(f, 1);
+}
+
+/* answer - a grant or decline of a for purpose at time at, naming request;
+ * returns ledger_append's code (nothing written unless STORE_OK). */
+static int answer(fixture *f, const account *a, const char *purpose, const char *kind,
+		  int64_t request, int64_t at)
+{
+	event_row ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.at = at;
+	ev.request = request;
+	snprintf(ev.purpose, sizeof(ev.purpose), "%s", purpose);
+	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
+	snprintf(ev.channel, sizeof(ev.channel), CHANNEL_IMAP);
+	ev.address = a->email;
+	ev.sender = a->email;
+	ev.msg_id = "<answer@example.org>";
+	return append_ev(f, &ev, a);
+}
+
+/* A grant or decline must answer the open request of that account and
+ * purpose, before it expires; anything else is refused and writes nothing. */
+static void test_answer_needs_open_request(void **state)
+{
+	fixture *f = *state;
+	request_row req1, req_b, req_t, req2;
+	event_row ev;
+	char head[SHA256_HEX];
+	int64_t seq, t0;
+	size_t k;
+	static const char *const answers[] = { EV_GRANT, EV_DECLINE };
+
+	/* Pending requests: acct-a log-linking (req1) and testimonials, acct-b
+	 * log-linking. */
+	assert_int_equal(append(f, &f->a, "log-linking", EV_REQUEST, CHANNEL_STAFF, NULL, NULL,
+				NULL, &ev), STORE_OK);
+	t0 = ev.at;
+	assert_int_equal(append(f, &f->a, "testimonials", EV_REQUEST, CHANNEL_STAFF, NULL, NULL,
+				NULL, NULL), STORE_OK);
+	assert_int_equal(append(f, &f->b, "log-linking", EV_REQUEST, CHANNEL_STAFF, NULL, NULL,
+				NULL, NULL), STORE_OK);
+	assert_int_equal(store_request_open(f->st, f->a.key, "log-linking", &req1), STORE_OK);
+	assert_int_equal(store_request_open(f->st, f->a.key, "testimonials", &req_t), STORE_OK);
+	assert_int_equal(store_request_open(f->st, f->b.key, "log-linking", &req_b), STORE_OK);
+	assert_int_equal(req1.expires, t0 + LIFETIME);
+	assert_int_equal(store_head(f->st, &seq, head), STORE_OK);
+	assert_int_equal(seq, 3);
+
+	for (k = 0; k < 2; k++) {
+		const char *kind = answers[k];
+
+		/* No request named, or one that does not exist. */
+		assert_int_equal(answer(f, &f->a, "log-linking", kind, 0, t0 + 60), STORE_EXISTS);
+		assert_int_equal(answer(f, &f->a, "log-linking", kind, req1.id + 1000, t0 + 60),
+				 STORE_EXISTS);
+		/* The open request of another purpose or of another account. */
+		assert_int_equal(answer(f, &f->a, "log-linking", kind, req_t.id, t0 + 60),
+				 STORE_EXISTS);
+		assert_int_equal(answer(f, &f->a, "log-linking", kind, req_b.id, t0 + 60),
+				 STORE_EXISTS);
+		/* The right request, but at or after its expiry. */
+		assert_int_equal(answer(f, &f->a, "log-linking", kind, req1.id, req1.expires),
+				 STORE_EXISTS);
+		assert_int_equal(answer(f, &f->a, "log-linking", kind, req1.id,
+					req1.expires + 86400), STORE_EXISTS);
+		expect_head(f, seq, head);
+		expect_state(f, &f->a, "log-linking", STATE_PENDING);
+	}
+
+	/* A closed request (expired by the duty, answered) no longer counts,
+	 * even before its expiry time. */
+	assert_int_equal(store_request_set_state(f->st, req_b.id, "expired"), STORE_OK);
+	assert_int_equal(answer(f, &f->b, "log-linking", EV_GRANT, req_b.id, t0 + 60),
+			 STORE_EXISTS);
+	assert_int_equal(store_request_set_state(f->st, req_b.id, "answered"), STORE_OK);
+	assert_int_equal(answer(f, &f->b, "log-linking", EV_DECLINE, req_b.id, t0 + 60),
+			 STORE_EXISTS);
+	expect_head(f, seq, head);
+
+	/* Superseded by a resend: the old request is refused, the new one
+	 * answers, up to the last second of its lifetime. */
+	assert_int_equal(append(f, &f->a, "log-linking", EV_REQUEST, CHANNEL_STAFF, NULL, NULL,
+				NULL, NULL), STORE_OK);
+	assert_int_equal(store_request_open(f->st, f->a.key, "log-linking", &req2), STORE_OK);
+	assert_true(req2.id != req1.id);
+	assert_int_equal(store_head(f->st, &seq, head), STORE_OK);
+	assert_int_equal(answer(f, &f->a, "log-linking", EV_GRANT, req1.id, t0 + 600),
+			 STORE_EXISTS);
+	expect_head(f, seq, head);
+	assert_int_equal(answer(f, &f->a, "log-linking", EV_GRANT, req2.id, req2.expires - 1),
+			 STORE_OK);
+	expect_state(f, &f->a, "log-linking", STATE_GRANTED);
+
+	/* The testimonials request is answered by a decline, in time. */
+	assert_int_equal(answer(f, &f->a, "testimonials", EV_DECLINE, req_t.id, t0 + 120),
+			 STORE_OK);
+	expect_state(f, &f->a, "testimonials", STATE_DECLINED);
+	expect_intact(f, 6);
+}
+
+/* Nothing is recorded for an erased account any more. */
+static void test_append_erased_refused(void **state)
+{
+	fixture *f = *state;
+	account gone;
+	event_row ev;
+	char err[512], head[SHA256_HEX];
+	int64_t seq;
+	size_t k;
+	static const char *const kinds_all[] = { EV_REQUEST, EV_GRANT, EV_DECLINE, EV_REVOKE,
+		EV_EXPIRE, EV_ERASE };
+
+	build_standard(f);
+	assert_int_equal(consent_erase(f->st, "acct-b", err, sizeof(err)), CONSENT_OK);
+	assert_int_equal(store_account_get_key(f->st, f->b.key, &gone), STORE_OK);
+	assert_false(gone.has_hkey);
+	assert_string_equal(gone.id, "");
+	assert_int_equal(store_head(f->st, &seq, head), STORE_OK);
+
+	for (k = 0; k < sizeof(kinds_all) / sizeof(kinds_all[0]); k++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.at = f->clock;
+		snprintf(ev.purpose, sizeof(ev.purpose), "log-linking");
+		snprintf(ev.kind, sizeof(ev.kind), "%s", kinds_all[k]);
+		snprintf(ev.channel, sizeof(ev.channel), CHANNEL_STAFF);
+		if (append_ev(f, &ev, &gone) != STORE_EXISTS)
+			fail_msg("%s for an erased account: not refused", kinds_all[k]);
+	}
+	expect_head(f, seq, head);
+	expect_intact(f, seq);
+}
+
 /* ---- tampering ---- */
 
 /* tamper - run sql on the file as an attacker: triggers dropped first. */
@@ -446,6 +761,49 @@ static const struct tamper_case tamper_cases[] = {
 	{ "consent row removed",
 	  "DELETE FROM consent WHERE acct = {A} AND purpose = 'testimonials'", 0,
 	  { "'none'", "'pending'", "testimonials" } },
+	/* The account table has no trigger: what it says is checked too. */
+	{ "application ids of two accounts swapped",
+	  "UPDATE account SET id = 'swap' WHERE key = {A};"
+	  "UPDATE account SET id = 'acct-a' WHERE key = {B};"
+	  "UPDATE account SET id = 'acct-b' WHERE key = {A}", 1, { "personal fields" } },
+	{ "application id changed", "UPDATE account SET id = 'acct-z' WHERE key = {B}", 3,
+	  { "personal fields" } },
+	{ "key of another account copied",
+	  "UPDATE account SET hkey = (SELECT hkey FROM account WHERE key = {B}) WHERE key = {A}",
+	  1, { "personal fields" } },
+	{ "key removed from a live account", "UPDATE account SET hkey = NULL WHERE key = {B}",
+	  3, { "key is missing", "not erased" } },
+	{ "key removed and the personal fields cleared (evidence wiped)",
+	  "UPDATE account SET hkey = NULL WHERE key = {A};"
+	  "UPDATE event SET address = NULL, sender = NULL, msg_id = NULL, reason = NULL"
+	  " WHERE acct = {A}", 1, { "key is missing", "not erased" } },
+	{ "account made to look erased, without an erase event",
+	  "UPDATE account SET id = NULL, email = NULL, email_lc = NULL, name = NULL,"
+	  " lang = NULL, hkey = NULL, erased = 1 WHERE key = {A};"
+	  "UPDATE event SET address = NULL, sender = NULL, msg_id = NULL, reason = NULL"
+	  " WHERE acct = {A}", 0, { "is erased without an erase event" } },
+	{ "live account marked erased", "UPDATE account SET erased = 1 WHERE key = {B}", 0,
+	  { "is erased without an erase event" } },
+};
+
+/* The same on a ledger where acct-a was erased (events 6, 7: one erase per
+ * purpose): its tombstone must stay without id, key and personal fields. */
+static const struct tamper_case erased_cases[] = {
+	{ "id given back to an erased account", "UPDATE account SET id = 'acct-a' WHERE key = {A}",
+	  1, { "personal fields present for an erased account" } },
+	{ "address put back into an erased account's event",
+	  "UPDATE event SET address = 'erika@example.org' WHERE seq = 1", 1,
+	  { "personal fields present for an erased account" } },
+	{ "a key given to an erased account",
+	  "UPDATE account SET hkey = randomblob(32) WHERE key = {A}", 1, { "personal fields" } },
+	{ "erased account unmarked", "UPDATE account SET erased = NULL WHERE key = {A}", 1,
+	  { "key is missing", "not erased" } },
+	{ "erase events of a live account",
+	  "UPDATE account SET erased = NULL, id = 'acct-a', hkey = randomblob(32) WHERE key = {A}",
+	  1, { "personal fields" } },
+	{ "consent cache given back to an erased account",
+	  "INSERT INTO consent (acct, purpose, state, seq) VALUES ({A}, 'log-linking', 'granted', 2)",
+	  0, { "'granted'", "'none'", "log-linking" } },
 };
 
 /* subst_keys - tmpl with {A} and {B} replaced by the two account keys. */
@@ -468,23 +826,27 @@ static void subst_keys(char *out, size_t outlen, const char *tmpl, int64_t a, in
 	out[n] = '\0';
 }
 
-static void test_tampering_detected(void **state)
+/* run_tamper_cases - each case on a fresh standard ledger (acct-a erased
+ * first when erase_a): intact before, broken as the case says after. */
+static void run_tamper_cases(const struct tamper_case *cases, size_t n, bool erase_a)
 {
 	size_t i;
 
-	(void)state;
-	for (i = 0; i < sizeof(tamper_cases) / sizeof(tamper_cases[0]); i++) {
-		const struct tamper_case *c = &tamper_cases[i];
+	for (i = 0; i < n; i++) {
+		const struct tamper_case *c = &cases[i];
 		void *fs = NULL;
 		fixture *f;
 		ledger_report rep;
-		char sql[512], who[64];
+		char sql[1024], who[64], err[512];
 		int rc, j;
 
 		setup(&fs);
 		f = fs;
 		build_standard(f);
-		expect_intact(f, 5);
+		if (erase_a)
+			assert_int_equal(consent_erase(f->st, "acct-a", err, sizeof(err)),
+					 CONSENT_OK);
+		expect_intact(f, erase_a ? 7 : 5);
 		subst_keys(sql, sizeof(sql), c->sql, f->a.key, f->b.key);
 		tamper(f, sql);
 
@@ -501,7 +863,7 @@ static void test_tampering_detected(void **state)
 				fail_msg("%s: got problem '%s', want it to contain '%s'", c->name,
 					 rep.problem, c->want[j]);
 		if (c->bad_seq == 0) {
-			/* A cache problem names the account. */
+			/* A cache or account problem names the account. */
 			int64_t key = strstr(c->sql, "{B}") ? f->b.key : f->a.key;
 
 			snprintf(who, sizeof(who), "account #%" PRId64, key);
@@ -511,6 +873,18 @@ static void test_tampering_detected(void **state)
 		}
 		teardown(&fs);
 	}
+}
+
+static void test_tampering_detected(void **state)
+{
+	(void)state;
+	run_tamper_cases(tamper_cases, sizeof(tamper_cases) / sizeof(tamper_cases[0]), false);
+}
+
+static void test_tampering_erased_account_detected(void **state)
+{
+	(void)state;
+	run_tamper_cases(erased_cases, sizeof(erased_cases) / sizeof(erased_cases[0]), true);
 }
 
 /* Someone who knows the format can append a well-formed event with a
@@ -532,6 +906,7 @@ static void test_forged_transition_detected(void **state)
 	strcpy(ev.kind, EV_GRANT);                     /* never requested */
 	strcpy(ev.channel, CHANNEL_IMAP);
 	ev.address = f->b.email;
+	ev.account_id = f->b.id;
 	ledger_pd_mac(&ev, f->b.hkey, ev.pd_mac);
 	ledger_hash(&ev, ev.hash);
 	assert_int_equal(store_event_insert(f->st, &ev), STORE_OK);
@@ -641,6 +1016,11 @@ static void test_triggers(void **state)
 		"UPDATE event SET hash = 'x' WHERE seq = 1",
 		"UPDATE event SET sender = 'mallory@example.org' WHERE seq = 2",
 		"UPDATE event SET reason = 'other' WHERE seq = 5",
+		/* Clearing personal columns is for erasure only: not while the
+		 * account still has its key. */
+		"UPDATE event SET reason = NULL WHERE seq = 5",
+		"UPDATE event SET address = NULL WHERE seq = 1",
+		"UPDATE event SET address = NULL, sender = NULL, msg_id = NULL, reason = NULL",
 		"DELETE FROM event WHERE seq = 5",
 		"DELETE FROM event",
 	};
@@ -654,6 +1034,112 @@ static void test_triggers(void **state)
 	expect_intact(f, 5);
 }
 
+/* Erasure itself gets through the trigger (the key goes first), and then
+ * the erased account's events cannot be rewritten either. */
+static void test_triggers_after_erase(void **state)
+{
+	fixture *f = *state;
+	sqlite3 *db = NULL;
+	char err[512], sql[256];
+
+	build_standard(f);
+	assert_int_equal(consent_erase(f->st, "acct-a", err, sizeof(err)), CONSENT_OK);
+	expect_intact(f, 7);
+	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	expect_sql_refused(db, "UPDATE event SET address = 'erika@example.org' WHERE seq = 1");
+	expect_sql_refused(db, "UPDATE event SET kind = 'grant' WHERE seq = 6");
+	expect_sql_refused(db, "DELETE FROM event WHERE seq = 7");
+	/* acct-b still has its key: its personal columns stay. */
+	snprintf(sql, sizeof(sql), "UPDATE event SET address = NULL WHERE acct = %" PRId64,
+		 f->b.key);
+	expect_sql_refused(db, sql);
+	sqlite3_close(db);
+	expect_intact(f, 7);
+}
+
+/* ---- a ledger written at schema 1 ---- */
+
+/* make_schema1_ledger - a schema-1 database at f->db (store closed first),
+ * as the first consentd left it: account "old" with an all-zero key, one
+ * request event, its head record and consent cache. The event's pd_mac is
+ * computed the way schema-1 consentd did (no account id in it), with
+ * OpenSSL directly: HMAC(key, ns("consentd-pd-1") ns(address) ns(sender)
+ * ns(msg_id) ns(reason)). */
+static void make_schema1_ledger(fixture *f)
+{
+	static const unsigned char zero_key[ACCOUNT_KEY_LEN];
+	event_row ev;
+	sqlite3 *db = NULL;
+	char sql[8192];
+
+	store_close(f->st);
+	f->st = NULL;
+	tu_rmrf(f->dir);
+	tu_tmpdir(f->dir);
+	tu_path(f->db, f->dir, "consentd.db");
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = 1;
+	ev.at = 1700000000;
+	ev.acct = 1;
+	ev.request = 1;
+	strcpy(ev.purpose, "log-linking");
+	strcpy(ev.kind, EV_REQUEST);
+	strcpy(ev.channel, CHANNEL_STAFF);
+	hmac_hex(zero_key, "13:consentd-pd-1,15:Old@Example.org,0:,0:,0:,", ev.pd_mac);
+	ledger_hash(&ev, ev.hash);   /* the event hash serialisation is unchanged */
+
+	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = WAL; BEGIN; %s"
+		 "PRAGMA user_version = 1; PRAGMA application_id = 1131303748;"
+		 "INSERT INTO account (key, id, email, email_lc, lang, hkey, created, updated)"
+		 " VALUES (1, 'old', 'Old@Example.org', 'old@example.org', 'de', zeroblob(32),"
+		 " 1700000000, 1700000000);"
+		 "INSERT INTO request (id, acct, purpose, token_hash, created, expires, state)"
+		 " VALUES (1, 1, 'log-linking', printf('%%064d', 1), 1700000000, 4000000000, 'open');"
+		 "INSERT INTO event (seq, at, acct, purpose, kind, channel, request, policy,"
+		 " raw_sha256, shown_sha256, address, pd_mac, prev, hash) VALUES (1, 1700000000,"
+		 " 1, 'log-linking', 'request', 'staff', 1, '', '', '', 'Old@Example.org', '%s',"
+		 " '', '%s');"
+		 "INSERT INTO ledger_head VALUES (1, 1, '%s');"
+		 "INSERT INTO consent VALUES (1, 'log-linking', 'pending', 1);"
+		 "COMMIT;", TU_SCHEMA1_SQL, ev.pd_mac, ev.hash, ev.hash);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("schema 1 ledger: %s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)))
+		fail_msg("store_open of a schema-1 database: %s", f->err);
+}
+
+/* An intact ledger stays intact across the upgrade: staff must not be told
+ * that events written by the previous version were tampered with. */
+static void test_schema1_ledger_verifies_after_migration(void **state)
+{
+	fixture *f = *state;
+	ledger_report rep;
+	int rc;
+
+	make_schema1_ledger(f);
+	rc = ledger_verify(f->st, &rep);
+	if (rc != 0)
+		fail_msg("a schema-1 ledger after migration: ledger_verify got %d (event %"
+			 PRId64 ": %s), want 0 (intact)", rc, rep.bad_seq, rep.problem);
+	assert_int_equal(rep.events, 1);
+}
+
+/* The trigger clause that refuses clearing personal columns while the
+ * account has its key applies to migrated databases too. */
+static void test_schema1_trigger_after_migration(void **state)
+{
+	fixture *f = *state;
+	sqlite3 *db = NULL;
+
+	make_schema1_ledger(f);
+	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	expect_sql_refused(db, "UPDATE event SET address = NULL WHERE seq = 1");
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,11 +1149,20 @@ int main(void)
 		cmocka_unit_test(test_pd_mac_serialisation),
 		cmocka_unit_test_setup_teardown(test_append_and_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_fills_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answer_needs_open_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_erased_refused, setup, teardown),
 		cmocka_unit_test(test_tampering_detected),
+		cmocka_unit_test(test_tampering_erased_account_detected),
 		cmocka_unit_test_setup_teardown(test_forged_transition_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_reports_cache_read_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_after_erase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_triggers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_triggers_after_erase, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema1_ledger_verifies_after_migration,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema1_trigger_after_migration, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

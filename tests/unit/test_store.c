@@ -3,10 +3,16 @@
  * refusing missing, corrupt, foreign and newer files without touching them,
  * the busy timeout, and the account, consent, request and outbox rows.
  *
+ * The outbox (schema 2) holds each mail as rendered bytes and carries its
+ * delivery: claim (due rows only, under a lease; a lease that runs out is
+ * claimed again), result (sent, deferred, failed, or released untried),
+ * reclaim after a crash, the next due time and the listing. A database of
+ * schema 1 is migrated on open.
+ *
  * This is the one unit test besides test_ledger.c that speaks SQL itself
- * (consentd_core links SQLite publicly): to prepare foreign and newer
- * files, to hold a lock from a second connection, and to look at columns
- * the store API does not return.
+ * (consentd_core links SQLite publicly): to prepare foreign, older and
+ * newer files, to hold a lock from a second connection, and to look at
+ * columns the store API does not return.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +27,9 @@
 
 #include <sqlite3.h>
 
+#include "consentd/digest.h"
 #include "consentd/store.h"
+#include "consentd/text.h"
 #include "testutil.h"
 
 #define CONSENTD_APP_ID 0x436E5344   /* "CnSD", as store.c writes it */
@@ -309,9 +317,10 @@ static void test_newer_schema_wal_refused(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	db = sql_open(f->db);
-	sql_exec(db, "PRAGMA user_version = 2");
+	sql_exec(db, "PRAGMA user_version = 3");
 	sqlite3_close(db);   /* last connection: checkpointed into the main file */
-	refused_untouched(f, "schema version 2 is newer");
+	_Static_assert(STORE_SCHEMA_VERSION == 2, "the newer version above is this + 1");
+	refused_untouched(f, "schema version 3 is newer");
 }
 
 static void test_newer_schema_refused(void **state)
@@ -584,7 +593,7 @@ static void test_consent_cache(void **state)
 	assert_string_equal(got, "none");
 }
 
-/* ---- requests and outbox ---- */
+/* ---- requests ---- */
 
 static void make_request(fixture *f, int64_t acct, const char *purpose, char hash_digit,
 			 int64_t expires, request_row *out)
@@ -663,34 +672,661 @@ static void test_requests(void **state)
 	assert_string_equal(got.state, "expired");
 }
 
-static void test_outbox(void **state)
+/* ---- outbox ---- */
+
+#define SENDER "consent+bounce@cloudwerk.example"
+
+/* queue - insert a mail (CRLF bytes made from body) for acct; its id. */
+static int64_t queue(fixture *f, const char *kind, int64_t acct, int64_t request,
+		     const char *token, const char *rcpt, const char *message)
+{
+	char sha[SHA256_HEX];
+	outbox_new row;
+	int64_t id = 0;
+	int rc;
+
+	digest_sha256_hex(message, strlen(message), sha);
+	memset(&row, 0, sizeof(row));
+	row.kind = kind;
+	row.acct = acct;
+	row.request = request;
+	row.purpose = request ? "log-linking" : "";
+	row.token = token;
+	row.sender = SENDER;
+	row.rcpt = rcpt;
+	row.message = message;
+	row.message_len = strlen(message);
+	row.sha256 = sha;
+	rc = store_outbox_insert(f->st, &row, &id);
+	if (rc != STORE_OK)
+		fail_msg("store_outbox_insert %s: %d %s", kind, rc, store_errmsg(f->st));
+	assert_true(id > 0);
+	return id;
+}
+
+/* outbox_col - one column of outbox row id as text ("(null)" for NULL). */
+static const char *outbox_col(sqlite3 *db, int64_t id, const char *col)
+{
+	static char buf[4][512];
+	static int k;
+	char sql[256];
+
+	k = (k + 1) % 4;
+	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox WHERE id = %lld", col, (long long)id);
+	sql_text(db, sql, buf[k], sizeof(buf[k]));
+	return buf[k];
+}
+
+static int64_t outbox_int(sqlite3 *db, int64_t id, const char *col)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox WHERE id = %lld", col, (long long)id);
+	return sql_int(db, sql);
+}
+
+/* claim - store_outbox_claim into items (max 8); how many. */
+static int claim(fixture *f, int64_t now, int lease, outbox_item items[8], int max)
+{
+	int n = -1, rc = store_outbox_claim(f->st, now, lease, items, max, &n);
+
+	if (rc != STORE_OK)
+		fail_msg("store_outbox_claim: %d %s", rc, store_errmsg(f->st));
+	assert_in_range(n, 0, max);
+	return n;
+}
+
+static void clear_items(outbox_item *items, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		outbox_item_clear(&items[i]);
+}
+
+/* claim_ids - claim at now and return the claimed ids as "1 2 3" (items
+ * freed). */
+static const char *claim_ids(fixture *f, int64_t now, int lease, int max)
+{
+	static char buf[128];
+	outbox_item items[8];
+	size_t len = 0;
+	int i, n = claim(f, now, lease, items, max);
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%lld", i ? " " : "",
+					(long long)items[i].id);
+	clear_items(items, n);
+	return buf;
+}
+
+static const char *ids_str(int64_t a, int64_t b, int64_t c)
+{
+	static char buf[128];
+
+	if (c)
+		snprintf(buf, sizeof(buf), "%lld %lld %lld", (long long)a, (long long)b, (long long)c);
+	else if (b)
+		snprintf(buf, sizeof(buf), "%lld %lld", (long long)a, (long long)b);
+	else
+		snprintf(buf, sizeof(buf), "%lld", (long long)a);
+	return buf;
+}
+
+/* result - store_outbox_result that must succeed. */
+static void result(fixture *f, int64_t id, const char *state, const char *response,
+		   int64_t next, int64_t done, const char *message)
+{
+	int rc = store_outbox_result(f->st, id, state, response, next, done, message,
+				     message ? strlen(message) : 0);
+
+	if (rc != STORE_OK)
+		fail_msg("store_outbox_result %lld %s: %d %s", (long long)id, state, rc,
+			 store_errmsg(f->st));
+}
+
+/* account_and_request - account "a" and an open request of it. */
+static void account_and_request(fixture *f, account *a, request_row *req)
+{
+	assert_int_equal(store_account_upsert(f->st, "a", "a@example.org", NULL, "de", NULL), 0);
+	assert_int_equal(store_account_get(f->st, "a", a), 0);
+	make_request(f, a->key, "log-linking", '1', 4000000000, req);
+}
+
+static const char MSG1[] = "From: CloudWerk <datenschutz@cloudwerk.example>\r\n"
+	"Subject: Einwilligung [0123456789abcdef0123456789abcdef]\r\n\r\n"
+	"Antworten Sie JA oder NEIN.\r\n";
+
+static void test_outbox_insert(void **state)
 {
 	fixture *f = *state;
 	account a;
-	int64_t id1 = 0, id2 = 0;
+	request_row req;
+	int64_t id1, id2, before = 0;
+	outbox_new bad;
 	sqlite3 *db;
-	char sql[128];
+	char sql[128], sha[SHA256_HEX];
 
 	open_new(f);
-	assert_int_equal(store_account_upsert(f->st, "a", "a@example.org", NULL, "de", NULL), 0);
-	assert_int_equal(store_account_get(f->st, "a", &a), 0);
-	assert_int_equal(store_outbox_insert(f->st, "request", a.key, "log-linking", 0,
-					     "0123456789abcdef0123456789abcdef", &id1), 0);
-	assert_int_equal(store_outbox_insert(f->st, "receipt-declined", a.key, NULL, 0, NULL,
-					     &id2), 0);
-	assert_true(id1 > 0);
-	assert_true(id2 > id1);
-	/* A request id must name a request (foreign keys are on). */
-	assert_int_equal(store_outbox_insert(f->st, "request", a.key, "log-linking", 4242, NULL,
-					     NULL), STORE_ERR);
-
+	account_and_request(f, &a, &req);
 	db = sql_open(f->db);
+	before = sql_int(db, "SELECT strftime('%s', 'now')");
+	id1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
+		    "a@example.org", MSG1);
+	id2 = queue(f, "receipt-declined", a.key, 0, NULL, "a@example.org", "x\r\n");
+	assert_true(id2 > id1);
+
+	/* What the row holds: the envelope, the exact bytes and their hash,
+	 * queued and due at once, nothing tried yet. */
+	assert_string_equal(outbox_col(db, id1, "kind"), "request");
+	assert_string_equal(outbox_col(db, id1, "state"), "queued");
+	assert_string_equal(outbox_col(db, id1, "purpose"), "log-linking");
+	assert_int_equal(outbox_int(db, id1, "request"), req.id);
+	assert_string_equal(outbox_col(db, id1, "token"), "0123456789abcdef0123456789abcdef");
+	assert_string_equal(outbox_col(db, id1, "sender"), SENDER);
+	assert_string_equal(outbox_col(db, id1, "rcpt"), "a@example.org");
+	assert_int_equal(outbox_int(db, id1, "length(message)"), strlen(MSG1));
+	assert_string_equal(outbox_col(db, id1, "CAST(message AS TEXT)"), MSG1);
+	assert_string_equal(outbox_col(db, id1, "typeof(message)"), "blob");
+	digest_sha256_hex(MSG1, strlen(MSG1), sha);
+	assert_string_equal(outbox_col(db, id1, "sha256"), sha);
+	assert_int_equal(outbox_int(db, id1, "attempts"), 0);
+	assert_in_range(outbox_int(db, id1, "created"), before, before + 60);
+	assert_int_equal(outbox_int(db, id1, "next_attempt"), outbox_int(db, id1, "created"));
+	assert_string_equal(outbox_col(db, id1, "lease_until"), "(null)");
+	assert_string_equal(outbox_col(db, id1, "done"), "(null)");
+	assert_string_equal(outbox_col(db, id1, "last_response"), "(null)");
+	/* No request: NULL, not 0; purpose "" and no token. */
+	assert_string_equal(outbox_col(db, id2, "request"), "(null)");
+	assert_string_equal(outbox_col(db, id2, "purpose"), "");
+	assert_string_equal(outbox_col(db, id2, "token"), "(null)");
+
+	/* A request id must name a request (foreign keys are on). */
+	memset(&bad, 0, sizeof(bad));
+	bad.kind = "request";
+	bad.acct = a.key;
+	bad.request = 4242;
+	bad.purpose = "log-linking";
+	bad.sender = SENDER;
+	bad.rcpt = "a@example.org";
+	bad.message = "x";
+	bad.message_len = 1;
+	bad.sha256 = sha;
+	assert_int_equal(store_outbox_insert(f->st, &bad, NULL), STORE_ERR);
+	bad.request = 0;
+	bad.acct = a.key + 1000;   /* and an account an account */
+	assert_int_equal(store_outbox_insert(f->st, &bad, NULL), STORE_ERR);
+
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM outbox WHERE acct = %lld AND state = 'queued'",
 		 (long long)a.key);
 	assert_int_equal(sql_int(db, sql), 2);
 	assert_int_equal(store_outbox_delete_account(f->st, a.key), 0);
-	assert_int_equal(sql_int(db, sql), 0);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM outbox"), 0);
 	sqlite3_close(db);
+}
+
+/* Claim takes due rows only, in id order, up to max, under a lease; a row
+ * whose lease ran out (a crash between claim and result) is due again. */
+static void test_outbox_claim(void **state)
+{
+	fixture *f = *state;
+	account a;
+	request_row req;
+	outbox_item items[8];
+	int64_t t0, t1, m1, m2, m3;
+	sqlite3 *db;
+	int n;
+
+	open_new(f);
+	account_and_request(f, &a, &req);
+	db = sql_open(f->db);
+	t0 = sql_int(db, "SELECT strftime('%s', 'now')");
+	m1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
+		   "a@example.org", MSG1);
+	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
+	m3 = queue(f, "receipt-revoked", a.key, 0, NULL, "a@example.org", "three\r\n");
+
+	/* Not due before they were queued. */
+	assert_string_equal(claim_ids(f, t0 - 1, 60, 8), "");
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM outbox WHERE state = 'queued'"), 3);
+
+	t1 = t0 + 100;
+	n = claim(f, t1, 60, items, 2);
+	assert_int_equal(n, 2);
+	assert_int_equal(items[0].id, m1);
+	assert_int_equal(items[1].id, m2);
+	/* The claimed row carries everything needed to send it. */
+	assert_string_equal(items[0].kind, "request");
+	assert_int_equal(items[0].acct, a.key);
+	assert_int_equal(items[0].request, req.id);
+	assert_string_equal(items[0].purpose, "log-linking");
+	assert_string_equal(items[0].sender, SENDER);
+	assert_string_equal(items[0].rcpt, "a@example.org");
+	assert_int_equal(items[0].message_len, strlen(MSG1));
+	assert_memory_equal(items[0].message, MSG1, strlen(MSG1));
+	assert_string_equal(items[0].token, "0123456789abcdef0123456789abcdef");
+	assert_int_equal(items[0].attempts, 1);
+	assert_in_range(items[0].created, t0, t0 + 60);
+	assert_int_equal(items[1].request, 0);
+	assert_null(items[1].token);
+	assert_string_equal(items[1].message, "two\r\n");
+	clear_items(items, n);
+	assert_string_equal(outbox_col(db, m1, "state"), "sending");
+	assert_int_equal(outbox_int(db, m1, "lease_until"), t1 + 60);
+	assert_int_equal(outbox_int(db, m2, "lease_until"), t1 + 60);
+	assert_string_equal(outbox_col(db, m3, "state"), "queued");
+
+	/* While leased, rows are not claimed again; the rest is. */
+	assert_string_equal(claim_ids(f, t1 + 30, 60, 8), ids_str(m3, 0, 0));
+	assert_string_equal(claim_ids(f, t1 + 59, 60, 8), "");
+	/* The lease of m1 and m2 has run out (no result came): due again, and
+	 * that is another attempt. */
+	n = claim(f, t1 + 60, 30, items, 8);
+	assert_int_equal(n, 2);
+	assert_int_equal(items[0].id, m1);
+	assert_int_equal(items[1].id, m2);
+	assert_int_equal(items[0].attempts, 2);
+	assert_string_equal(items[0].token, "0123456789abcdef0123456789abcdef");
+	clear_items(items, n);
+	assert_int_equal(outbox_int(db, m1, "lease_until"), t1 + 90);
+	assert_int_equal(outbox_int(db, m1, "attempts"), 2);
+	assert_int_equal(outbox_int(db, m3, "attempts"), 1);
+
+	/* The claim is committed: another connection sees it. */
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM outbox WHERE state = 'sending'"), 3);
+	sqlite3_close(db);
+}
+
+static void test_outbox_result(void **state)
+{
+	fixture *f = *state;
+	account a;
+	request_row req;
+	outbox_item items[8];
+	int64_t t0, m1, m2, m3;
+	sqlite3 *db;
+	char masked[sizeof(MSG1)], *p;
+	int n;
+
+	open_new(f);
+	account_and_request(f, &a, &req);
+	db = sql_open(f->db);
+	t0 = sql_int(db, "SELECT strftime('%s', 'now')") + 10;
+	m1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
+		   "a@example.org", MSG1);
+	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
+	m3 = queue(f, "request", a.key, req.id, "fedcba9876543210fedcba9876543210",
+		   "a@example.org", "three\r\n");
+	n = claim(f, t0, 60, items, 8);
+	assert_int_equal(n, 3);
+	clear_items(items, n);
+
+	/* Sent: the token is gone, the stored copy replaced (token masked). */
+	snprintf(masked, sizeof(masked), "%s", MSG1);
+	p = strstr(masked, "0123456789abcdef0123456789abcdef");
+	assert_non_null(p);
+	memset(p, 'x', 32);
+	result(f, m1, "sent", "250 2.0.0 Ok: queued as 4Xyz", 0, t0 + 1, masked);
+	assert_string_equal(outbox_col(db, m1, "state"), "sent");
+	assert_string_equal(outbox_col(db, m1, "token"), "(null)");
+	assert_string_equal(outbox_col(db, m1, "CAST(message AS TEXT)"), masked);
+	assert_int_equal(outbox_int(db, m1, "done"), t0 + 1);
+	assert_string_equal(outbox_col(db, m1, "last_response"), "250 2.0.0 Ok: queued as 4Xyz");
+	assert_string_equal(outbox_col(db, m1, "lease_until"), "(null)");
+	assert_int_equal(outbox_int(db, m1, "attempts"), 1);
+
+	/* Deferred: kept with its bytes, due again at next_attempt. */
+	result(f, m2, "deferred", "451 4.3.0 try again later", t0 + 300, 0, NULL);
+	assert_string_equal(outbox_col(db, m2, "state"), "deferred");
+	assert_string_equal(outbox_col(db, m2, "CAST(message AS TEXT)"), "two\r\n");
+	assert_int_equal(outbox_int(db, m2, "next_attempt"), t0 + 300);
+	assert_string_equal(outbox_col(db, m2, "done"), "(null)");
+	assert_string_equal(outbox_col(db, m2, "last_response"), "451 4.3.0 try again later");
+
+	/* Released untried (e.g. on shutdown): queued, the attempt not counted,
+	 * token kept. */
+	result(f, m3, "queued", NULL, t0, 0, NULL);
+	assert_string_equal(outbox_col(db, m3, "state"), "queued");
+	assert_int_equal(outbox_int(db, m3, "attempts"), 0);
+	assert_string_equal(outbox_col(db, m3, "token"), "fedcba9876543210fedcba9876543210");
+	assert_string_equal(outbox_col(db, m3, "lease_until"), "(null)");
+
+	/* What is due now: m3 only; m2 at its next attempt; m1 never again. */
+	assert_string_equal(claim_ids(f, t0 + 299, 60, 8), ids_str(m3, 0, 0));
+	assert_int_equal(outbox_int(db, m3, "attempts"), 1);
+	n = claim(f, t0 + 300, 60, items, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(items[0].id, m2);
+	assert_int_equal(items[0].attempts, 2);
+	clear_items(items, n);
+
+	/* Failed: final, with the server's answer. */
+	result(f, m2, "failed", "550 5.1.1 no such user", 0, t0 + 301, NULL);
+	assert_string_equal(outbox_col(db, m2, "state"), "failed");
+	assert_int_equal(outbox_int(db, m2, "done"), t0 + 301);
+	assert_string_equal(outbox_col(db, m2, "last_response"), "550 5.1.1 no such user");
+	assert_string_equal(claim_ids(f, t0 + 86400 * 30, 60, 8), ids_str(m3, 0, 0));
+
+	/* A result only applies to a row being sent: a sent row stays sent. */
+	store_outbox_result(f->st, m1, "queued", NULL, 0, 0, NULL, 0);
+	assert_string_equal(outbox_col(db, m1, "state"), "sent");
+	assert_string_equal(outbox_col(db, m1, "CAST(message AS TEXT)"), masked);
+	sqlite3_close(db);
+}
+
+/* After a crash, every row left in "sending" goes back to the queue. */
+static void test_outbox_reclaim(void **state)
+{
+	fixture *f = *state;
+	account a;
+	request_row req;
+	outbox_item items[8];
+	int64_t t0, m1, m2, m3, m4;
+	sqlite3 *db;
+	int n = -1;
+
+	open_new(f);
+	account_and_request(f, &a, &req);
+	db = sql_open(f->db);
+	t0 = sql_int(db, "SELECT strftime('%s', 'now')") + 10;
+	assert_int_equal(store_outbox_reclaim_sending(f->st, &n), STORE_OK);
+	assert_int_equal(n, 0);
+
+	m1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
+		   "a@example.org", MSG1);
+	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
+	m3 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "three\r\n");
+	m4 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "four\r\n");
+	n = claim(f, t0, 600, items, 3);
+	assert_int_equal(n, 3);
+	clear_items(items, n);
+	result(f, m3, "sent", "250 ok", 0, t0, NULL);
+
+	assert_int_equal(store_outbox_reclaim_sending(f->st, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(outbox_col(db, m1, "state"), "queued");
+	assert_string_equal(outbox_col(db, m2, "state"), "queued");
+	assert_string_equal(outbox_col(db, m1, "lease_until"), "(null)");
+	assert_string_equal(outbox_col(db, m1, "token"), "0123456789abcdef0123456789abcdef");
+	assert_string_equal(outbox_col(db, m3, "state"), "sent");
+	assert_string_equal(outbox_col(db, m4, "state"), "queued");
+	/* Due at once, long before the lease would have run out. */
+	assert_string_equal(claim_ids(f, t0, 600, 8), ids_str(m1, m2, m4));
+	assert_int_equal(store_outbox_reclaim_sending(f->st, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	sqlite3_close(db);
+}
+
+static void test_outbox_next_due(void **state)
+{
+	fixture *f = *state;
+	account a;
+	request_row req;
+	outbox_item items[8];
+	int64_t t0, due = -1, m1, m2;
+	sqlite3 *db;
+	int n;
+
+	open_new(f);
+	account_and_request(f, &a, &req);
+	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(due, 0);   /* nothing at all */
+
+	db = sql_open(f->db);
+	m1 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "one\r\n");
+	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
+	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(due, outbox_int(db, m1, "created"));
+
+	t0 = outbox_int(db, m2, "created") + 10;
+	n = claim(f, t0, 120, items, 8);
+	assert_int_equal(n, 2);
+	clear_items(items, n);
+	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(due, t0 + 120);   /* when the leases run out */
+
+	result(f, m1, "deferred", "421 busy", t0 + 60, 0, NULL);
+	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(due, t0 + 60);
+	result(f, m2, "sent", "250 ok", 0, t0, NULL);
+	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(due, t0 + 60);
+	n = claim(f, t0 + 60, 120, items, 8);
+	assert_int_equal(n, 1);
+	clear_items(items, n);
+	result(f, m1, "failed", "550 no", 0, t0 + 60, NULL);
+	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(due, 0);   /* everything done */
+	sqlite3_close(db);
+}
+
+struct listing {
+	int n;
+	char text[8][256];
+};
+
+static int collect_listing(const outbox_listing *r, void *arg)
+{
+	struct listing *l = arg;
+
+	if (l->n < 8)
+		snprintf(l->text[l->n], sizeof(l->text[0]), "%lld %s %s %s %s %s %d %s",
+			 (long long)r->id, r->kind, r->state, r->purpose, r->account, r->rcpt,
+			 r->attempts, r->last_response);
+	l->n++;
+	return 0;
+}
+
+static int stop_listing(const outbox_listing *r, void *arg)
+{
+	(void)r; (void)arg;
+	return 9;
+}
+
+static void test_outbox_list(void **state)
+{
+	fixture *f = *state;
+	account a;
+	request_row req;
+	outbox_item items[8];
+	struct listing l;
+	int64_t t0, m1, m2, m3;
+	char want[256];
+	int n;
+
+	open_new(f);
+	account_and_request(f, &a, &req);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_outbox_list(f->st, NULL, collect_listing, &l), STORE_OK);
+	assert_int_equal(l.n, 0);
+
+	m1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
+		   "a@example.org", MSG1);
+	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
+	m3 = queue(f, "receipt-revoked", a.key, 0, NULL, "a@example.org", "three\r\n");
+	t0 = text_now() + 10;
+	n = claim(f, t0, 60, items, 1);
+	assert_int_equal(n, 1);
+	clear_items(items, n);
+	result(f, m1, "deferred", "451 later", t0 + 60, 0, NULL);
+	assert_int_equal(store_outbox_cancel_request(f->st, req.id), STORE_OK);   /* m1 is not queued */
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_outbox_list(f->st, NULL, collect_listing, &l), STORE_OK);
+	assert_int_equal(l.n, 3);
+	snprintf(want, sizeof(want), "%lld request deferred log-linking a a@example.org 1 451 later",
+		 (long long)m1);
+	assert_string_equal(l.text[0], want);
+	snprintf(want, sizeof(want), "%lld receipt-granted queued  a a@example.org 0 ",
+		 (long long)m2);
+	assert_string_equal(l.text[1], want);
+
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_outbox_list(f->st, "queued", collect_listing, &l), STORE_OK);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(strtoll(l.text[0], NULL, 10), m2);
+	assert_int_equal(strtoll(l.text[1], NULL, 10), m3);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_outbox_list(f->st, "deferred", collect_listing, &l), STORE_OK);
+	assert_int_equal(l.n, 1);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_outbox_list(f->st, "sent", collect_listing, &l), STORE_OK);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(store_outbox_list(f->st, NULL, stop_listing, NULL), 9);
+
+	/* An erased account's rows show without an account id. */
+	assert_int_equal(store_account_erase(f->st, a.key), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(store_outbox_list(f->st, "queued", collect_listing, &l), STORE_OK);
+	snprintf(want, sizeof(want), "%lld receipt-granted queued   a@example.org 0 ",
+		 (long long)m2);
+	assert_string_equal(l.text[0], want);
+}
+
+/* A request that is no longer open cancels its queued mail and drops the
+ * plaintext token; mail already on its way, and other mail, stay. */
+static void test_outbox_cancel_request(void **state)
+{
+	fixture *f = *state;
+	account a;
+	request_row req, req2;
+	outbox_item items[8];
+	int64_t m1, m2, m3, m4;
+	sqlite3 *db;
+	int n;
+
+	open_new(f);
+	account_and_request(f, &a, &req);
+	make_request(f, a.key, "testimonials", '2', 4000000000, &req2);
+	db = sql_open(f->db);
+	m1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
+		   "a@example.org", MSG1);
+	n = claim(f, text_now() + 10, 86400, items, 8);   /* m1 is being sent */
+	assert_int_equal(n, 1);
+	clear_items(items, n);
+	m2 = queue(f, "request", a.key, req.id, "11111111111111111111111111111111",
+		   "a@example.org", "resend\r\n");
+	m3 = queue(f, "request", a.key, req2.id, "22222222222222222222222222222222",
+		   "a@example.org", "other\r\n");
+	m4 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "four\r\n");
+
+	assert_int_equal(store_outbox_cancel_request(f->st, req.id), STORE_OK);
+	assert_string_equal(outbox_col(db, m2, "state"), "cancelled");
+	assert_string_equal(outbox_col(db, m2, "token"), "(null)");
+	assert_string_equal(outbox_col(db, m1, "state"), "sending");
+	assert_string_equal(outbox_col(db, m3, "state"), "queued");
+	assert_string_equal(outbox_col(db, m3, "token"), "22222222222222222222222222222222");
+	assert_string_equal(outbox_col(db, m4, "state"), "queued");
+	/* A cancelled row is never claimed. */
+	assert_string_equal(claim_ids(f, text_now() + 3600, 60, 8), ids_str(m3, m4, 0));
+	sqlite3_close(db);
+}
+
+/* ---- migration from schema 1 ---- */
+
+/* make_schema1 - a schema-1 database at f->db, as consentd left it (WAL),
+ * with account "old" (key 1), its open request 1 and two outbox rows: the
+ * request's mail still queued (1) and a cancelled one (2). */
+static void make_schema1(fixture *f)
+{
+	sqlite3 *db = sql_open(f->db);
+
+	sql_exec(db, "PRAGMA journal_mode = WAL");
+	sql_exec(db, "BEGIN");
+	sql_exec(db, TU_SCHEMA1_SQL);
+	sql_exec(db, "PRAGMA user_version = 1");
+	sql_exec(db, "PRAGMA application_id = 1131303748");   /* 0x436E5344 */
+	sql_exec(db, "INSERT INTO account (key, id, email, email_lc, lang, hkey, created, updated)"
+		 " VALUES (1, 'old', 'Old@Example.org', 'old@example.org', 'de',"
+		 " zeroblob(32), 1700000000, 1700000000);"
+		 "INSERT INTO request (id, acct, purpose, token_hash, created, expires, state)"
+		 " VALUES (1, 1, 'log-linking', printf('%064d', 1), 1700000000, 4000000000, 'open');"
+		 "INSERT INTO outbox (id, kind, acct, purpose, request, token, state, created)"
+		 " VALUES (1, 'request', 1, 'log-linking', 1, 'aaaabbbbccccddddaaaabbbbccccdddd',"
+		 " 'queued', 1700000000),"
+		 " (2, 'request', 1, 'log-linking', 1, NULL, 'cancelled', 1699990000);");
+	sql_exec(db, "COMMIT");
+	sqlite3_close(db);
+}
+
+static void test_migrate_schema1(void **state)
+{
+	fixture *f = *state;
+	outbox_item items[8];
+	account a;
+	sqlite3 *db;
+	char text[512];
+	int64_t id;
+	int n;
+
+	make_schema1(f);
+	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)) != STORE_OK)
+		fail_msg("schema 1 not opened: %s", f->err);
+
+	db = sql_open(f->db);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(db, "PRAGMA application_id"), CONSENTD_APP_ID);
+	/* Every schema-2 column is there. */
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_table_info('outbox') WHERE name IN"
+				 " ('sender', 'rcpt', 'message', 'sha256', 'attempts', 'next_attempt',"
+				 " 'lease_until', 'last_response', 'done')"), 9);
+	/* The old queued mail was never rendered: it cannot be sent, so it is
+	 * failed with an explanation, and its plaintext token is gone. */
+	assert_string_equal(outbox_col(db, 1, "state"), "failed");
+	sql_text(db, "SELECT last_response FROM outbox WHERE id = 1", text, sizeof(text));
+	if (!strstr(text, "schema 1") || !strstr(text, "request again"))
+		fail_msg("explanation of the failed row: got '%s'", text);
+	assert_string_equal(outbox_col(db, 1, "token"), "(null)");
+	assert_int_equal(outbox_int(db, 1, "attempts"), 0);
+	assert_string_equal(outbox_col(db, 2, "state"), "cancelled");
+	assert_string_equal(outbox_col(db, 2, "last_response"), "(null)");
+	sqlite3_close(db);
+
+	/* Nothing of it is claimed; the store works on schema 2. */
+	assert_string_equal(claim_ids(f, 4000000000, 60, 8), "");
+	assert_int_equal(store_account_get(f->st, "old", &a), STORE_OK);
+	assert_string_equal(a.email, "Old@Example.org");
+	assert_true(a.has_hkey);
+	id = queue(f, "receipt-granted", a.key, 0, NULL, "Old@Example.org", "new\r\n");
+	n = claim(f, 4000000000, 60, items, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(items[0].id, id);
+	clear_items(items, n);
+
+	/* Opened again: already at 2, nothing migrated twice. */
+	store_close(f->st);
+	f->st = NULL;
+	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)) != STORE_OK)
+		fail_msg("reopen: %s", f->err);
+	db = sql_open(f->db);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM outbox"), 3);
+	sqlite3_close(db);
+}
+
+/* A schema-1 database that another process holds locked is not migrated
+ * (and not damaged): the open fails saying so, and works later. */
+static void test_migrate_schema1_locked(void **state)
+{
+	fixture *f = *state;
+	sqlite3 *other;
+
+	make_schema1(f);
+	other = sql_open(f->db);
+	sql_exec(other, "BEGIN IMMEDIATE");
+	assert_int_not_equal(store_open(&f->st, f->db, 100, 0, f->err, sizeof(f->err)), STORE_OK);
+	assert_null(f->st);
+	if (!strstr(f->err, "locked"))
+		fail_msg("got '%s', want it to say the database is locked", f->err);
+	assert_int_equal(sql_int(other, "PRAGMA user_version"), 1);
+	sql_exec(other, "COMMIT");
+	sqlite3_close(other);
+	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)) != STORE_OK)
+		fail_msg("open after the lock: %s", f->err);
+	other = sql_open(f->db);
+	assert_int_equal(sql_int(other, "PRAGMA user_version"), 2);
+	sqlite3_close(other);
 }
 
 static void test_head_of_empty_ledger(void **state)
@@ -727,7 +1363,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_account_erase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_consent_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_insert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_result, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_reclaim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_next_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_cancel_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_schema1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_schema1_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head_of_empty_ledger, setup, teardown),
 	};
 

@@ -129,4 +129,62 @@ static inline int tu_contains(const char *hay, size_t n, const char *needle)
 	"title_de = Kundenstimmen mit Namen\n" \
 	"title_en = Testimonials with your name\n"
 
+/* TU_SCHEMA1_SQL - schema 1 exactly as the first consentd created it
+ * (store.c's migrations[0] at commit ce7e991), for migration tests. Since
+ * then migrations[0] has gained a clause in the event update trigger that
+ * databases made then do not have; migration 2 has to bring them there. */
+#define TU_SCHEMA1_SQL \
+	"CREATE TABLE account (" \
+	"  key INTEGER PRIMARY KEY AUTOINCREMENT," \
+	"  id TEXT UNIQUE," \
+	"  email TEXT, email_lc TEXT, name TEXT, lang TEXT," \
+	"  hkey BLOB," \
+	"  created INTEGER NOT NULL, updated INTEGER NOT NULL, erased INTEGER);" \
+	"CREATE INDEX account_email ON account(email_lc);" \
+	"CREATE TABLE event (" \
+	"  seq INTEGER PRIMARY KEY," \
+	"  at INTEGER NOT NULL," \
+	"  acct INTEGER NOT NULL REFERENCES account(key)," \
+	"  purpose TEXT NOT NULL, kind TEXT NOT NULL, channel TEXT NOT NULL," \
+	"  request INTEGER, policy TEXT NOT NULL," \
+	"  raw_sha256 TEXT NOT NULL, shown_sha256 TEXT NOT NULL," \
+	"  address TEXT, sender TEXT, msg_id TEXT, reason TEXT," \
+	"  pd_mac TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);" \
+	"CREATE INDEX event_pair ON event(acct, purpose, seq, kind);" \
+	"CREATE TRIGGER event_append_only_delete BEFORE DELETE ON event" \
+	" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;" \
+	"CREATE TRIGGER event_append_only_update BEFORE UPDATE ON event" \
+	" WHEN NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.acct IS NOT OLD.acct" \
+	"  OR NEW.purpose IS NOT OLD.purpose OR NEW.kind IS NOT OLD.kind" \
+	"  OR NEW.channel IS NOT OLD.channel OR NEW.request IS NOT OLD.request" \
+	"  OR NEW.policy IS NOT OLD.policy OR NEW.raw_sha256 IS NOT OLD.raw_sha256" \
+	"  OR NEW.shown_sha256 IS NOT OLD.shown_sha256 OR NEW.pd_mac IS NOT OLD.pd_mac" \
+	"  OR NEW.prev IS NOT OLD.prev OR NEW.hash IS NOT OLD.hash" \
+	"  OR NEW.address IS NOT NULL OR NEW.sender IS NOT NULL" \
+	"  OR NEW.msg_id IS NOT NULL OR NEW.reason IS NOT NULL" \
+	" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;" \
+	"CREATE TABLE ledger_head (" \
+	"  one INTEGER PRIMARY KEY CHECK (one = 1)," \
+	"  seq INTEGER NOT NULL, hash TEXT NOT NULL);" \
+	"CREATE TABLE consent (" \
+	"  acct INTEGER NOT NULL REFERENCES account(key)," \
+	"  purpose TEXT NOT NULL, state TEXT NOT NULL, seq INTEGER NOT NULL," \
+	"  PRIMARY KEY (acct, purpose)) WITHOUT ROWID;" \
+	"CREATE INDEX consent_state ON consent(purpose, state);" \
+	"CREATE TABLE request (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  acct INTEGER NOT NULL REFERENCES account(key)," \
+	"  purpose TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE," \
+	"  created INTEGER NOT NULL, expires INTEGER NOT NULL, state TEXT NOT NULL);" \
+	"CREATE INDEX request_open ON request(acct, purpose) WHERE state = 'open';" \
+	"CREATE INDEX request_due ON request(expires) WHERE state = 'open';" \
+	"CREATE TABLE outbox (" \
+	"  id INTEGER PRIMARY KEY," \
+	"  kind TEXT NOT NULL," \
+	"  acct INTEGER NOT NULL REFERENCES account(key)," \
+	"  purpose TEXT NOT NULL, request INTEGER REFERENCES request(id)," \
+	"  token TEXT," \
+	"  state TEXT NOT NULL, created INTEGER NOT NULL);" \
+	"CREATE INDEX outbox_state ON outbox(state, id);"
+
 #endif

@@ -1,0 +1,58 @@
+/*
+ * outmail.h - the mails consentd sends, composed from the templates and
+ * the configuration: consent requests and receipts.
+ *
+ * Address conventions (PRODUCT.md "Mail conventions"):
+ *   Reply-To          LOCAL<delim>TOKEN@DOMAIN         (requests)
+ *   Message-ID        <consent.TOKEN@DOMAIN>            (requests)
+ *                     <receipt.RANDOM@DOMAIN>           (receipts)
+ *   Subject           ... [TOKEN]                       (requests)
+ *   List-Unsubscribe  <mailto:LOCAL<delim>withdraw-PURPOSE@DOMAIN?subject=WIDERRUF|REVOKE>
+ *                     a mail there from the primary address withdraws
+ *                     (or, while pending, declines) that consent
+ *   envelope sender   LOCAL<delim>bounce@DOMAIN        (bounces come back
+ *                     to the consent mailbox)
+ * The mail goes to the account's primary address and nowhere else.
+ */
+#ifndef CONSENTD_OUTMAIL_H
+#define CONSENTD_OUTMAIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+#include "template.h"
+
+typedef struct outmail {
+	char *message;                  /* CRLF bytes, malloc'd */
+	size_t len;
+	char sha256[SHA256_HEX];        /* of message */
+	char sender[ADDR_MAX + 1];      /* envelope */
+	char rcpt[ADDR_MAX + 1];
+} outmail;
+
+/* outmail_request - the consent request of account a for purpose p, with
+ * its token and expiry. */
+int outmail_request(const config *cfg, const template_set *ts, const account *a,
+		    const config_purpose *p, const char *token, int64_t expires,
+		    outmail *out, char *err, size_t errlen);
+
+/* outmail_receipt - a receipt (TPL_RECEIPT_*) telling the person what was
+ * recorded at decision_time and how to withdraw. */
+int outmail_receipt(const config *cfg, const template_set *ts, enum template_id id,
+		    const account *a, const config_purpose *p, int64_t decision_time,
+		    outmail *out, char *err, size_t errlen);
+
+/* outmail_withdraw_address - LOCAL<delim>withdraw-PURPOSE@DOMAIN. */
+void outmail_withdraw_address(const config *cfg, const char *purpose, char out[ADDR_MAX + 1]);
+
+/* outmail_mask_token - a copy of message with every occurrence of token
+ * replaced by as many 'x' (hex has no 'x'), for keeping a sent request as
+ * evidence without a usable token. malloc'd. */
+char *outmail_mask_token(const char *message, size_t len, const char *token);
+
+/* outmail_clear - free the message; NULL-safe. */
+void outmail_clear(outmail *m);
+
+#endif

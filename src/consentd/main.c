@@ -1,0 +1,290 @@
+/*
+ * consentd - the daemon. One pass of its duties: record the expiry of
+ * requests past their lifetime, then send everything due from the outbox.
+ * Then it sleeps until the next mail is due (at most POLL_SECONDS, so mail
+ * queued by consentctl goes out promptly) or a signal arrives.
+ *
+ *   consentd [-c FILE] [-f] [--once]
+ *
+ * -f stays in the foreground and logs to stderr (otherwise syslog, facility
+ * mail); --once does one full pass and exits. One instance per store: a
+ * lock file next to the database. SIGTERM/SIGINT: stop after the SMTP
+ * session in flight (at most OUTBOX_BATCH messages; each is recorded as
+ * soon as the server answers). SIGHUP: reload configuration and templates;
+ * a broken new configuration is reported and the old one kept.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "consentd/config.h"
+#include "consentd/consent.h"
+#include "consentd/outbox.h"
+#include "consentd/smtp_out.h"
+#include "consentd/store.h"
+#include "consentd/template.h"
+#include "consentd/text.h"
+
+#define POLL_SECONDS 5
+
+static volatile sig_atomic_t stop, reload;
+static int foreground;
+
+static void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logmsg(int prio, const char *fmt, ...)
+{
+	char line[1024], stamp[TEXT_TIME_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (foreground) {
+		text_time_fmt(text_now(), stamp);
+		fprintf(stderr, "%s consentd[%ld]: %s\n", stamp, (long)getpid(), line);
+	} else {
+		syslog(prio, "%s", line);
+	}
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
+}
+
+/* stop_requested - for outbox_run, between sessions: signals are blocked
+ * while duties run, so a pending SIGTERM is seen here. */
+static int stop_requested(void)
+{
+	sigset_t pending;
+
+	if (stop)
+		return 1;
+	sigpending(&pending);
+	return sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT);
+}
+
+static void log_mail(const outbox_item *it, const char *state, const char *response,
+		     void *arg)
+{
+	(void)arg;
+	logmsg(strcmp(state, "sent") ? LOG_WARNING : LOG_INFO,
+	       "outbox=%" PRId64 " kind=%s to=<%s> status=%s tries=%d response=%s",
+	       it->id, it->kind, it->rcpt, state, it->attempts, response);
+}
+
+/* lock_store - one consentd per store: an flock'd file beside the database. */
+static int lock_store(const char *db, char *err, size_t errlen)
+{
+	char path[4096], pid[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s.consentd.lock", db);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "another consentd (pid %s) already runs on %s",
+			 pid[0] ? pid : "?", db);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)n) != n) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;   /* held until exit */
+}
+
+/* load - configuration and templates, both or neither. */
+static int load(const char *path, config **cfg_out, template_set **ts_out)
+{
+	char err[1024];
+	config *cfg = NULL;
+	template_set *ts = NULL;
+
+	if (config_load(&cfg, path, err, sizeof(err))) {
+		logmsg(LOG_ERR, "%s", err);
+		return -1;
+	}
+	if (template_load(&ts, cfg->templates_dir, err, sizeof(err))) {
+		logmsg(LOG_ERR, "%s", err);
+		config_free(cfg);
+		return -1;
+	}
+	*cfg_out = cfg;
+	*ts_out = ts;
+	return 0;
+}
+
+/* duties - one full pass; 0, or -1 after a store failure (logged). */
+static int duties(store *st, const config *cfg)
+{
+	outbox_stats stats;
+	char err[512];
+	bool purged;
+	int n;
+
+	if (consent_purge_wal(st, &purged, err, sizeof(err)) == CONSENT_ERR)
+		logmsg(LOG_ERR, "WAL purge after erasure: %s", err);
+	else if (purged)
+		logmsg(LOG_INFO, "WAL truncated: no page of erased accounts is left in it");
+
+	if (consent_expire_due(st, -1, text_now(), &n, err, sizeof(err))) {
+		logmsg(LOG_ERR, "expiry: %s", err);
+		return -1;
+	}
+	if (n)
+		logmsg(LOG_INFO, "%d request%s expired", n, n == 1 ? "" : "s");
+	if (outbox_run(st, cfg, stop_requested, log_mail, NULL, &stats, err, sizeof(err))) {
+		logmsg(LOG_ERR, "outbox: %s", err);
+		return -1;
+	}
+	if (err[0])
+		logmsg(LOG_WARNING, "smtp %s:%d: %s", cfg->smtp_host, cfg->smtp_port, err);
+	return 0;
+}
+
+/* nap - sleep until the next mail is due (at most POLL_SECONDS) or a signal. */
+static void nap(store *st, const sigset_t *waitmask)
+{
+	struct timespec ts = { POLL_SECONDS, 0 };
+	int64_t due = 0, now = text_now();
+
+	if (store_outbox_next_due(st, &due) == STORE_OK && due > now && due - now < POLL_SECONDS)
+		ts.tv_sec = due - now;
+	if (!stop && !reload)
+		ppoll(NULL, 0, &ts, waitmask);
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: consentd [-c FILE] [-f] [--once]\n"
+		"  -c FILE  configuration (default %s)\n"
+		"  -f       foreground, log to stderr\n"
+		"  --once   one pass of every duty, then exit 0\n", config_default_path());
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	config *cfg = NULL, *newcfg;
+	template_set *ts = NULL, *newts;
+	store *st = NULL;
+	struct sigaction sa;
+	sigset_t block, waitmask;
+	char err[1024];
+	int once = 0, lockfd = -1, rc = 1, i, n;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			path = argv[++i];
+		else if (!strcmp(argv[i], "-f"))
+			foreground = 1;
+		else if (!strcmp(argv[i], "--once"))
+			once = 1;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!foreground)
+		openlog("consentd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* Signals are delivered only while napping (ppoll), or checked between
+	 * sessions, so a duty is never cut in the middle of a transaction. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+
+	if (load(path, &cfg, &ts))
+		goto cleanup;
+	if ((lockfd = lock_store(cfg->store_path, err, sizeof(err))) < 0) {
+		logmsg(LOG_ERR, "%s", err);
+		goto cleanup;
+	}
+	if (store_open(&st, cfg->store_path, cfg->busy_timeout_ms, STORE_CREATE, err,
+		       sizeof(err))) {
+		logmsg(LOG_ERR, "%s", err);
+		goto cleanup;
+	}
+	if (outbox_reclaim(st, &n)) {
+		logmsg(LOG_ERR, "%s", store_errmsg(st));
+		goto cleanup;
+	}
+	if (n)
+		logmsg(LOG_WARNING, "%d message%s in flight at the last stop: sending again "
+		       "(the server may already have them)", n, n == 1 ? " was" : "s were");
+	logmsg(LOG_INFO, "started: store %s, smtp %s:%d%s", cfg->store_path, cfg->smtp_host,
+	       cfg->smtp_port, once ? ", one pass" : "");
+	for (;;) {
+		sigprocmask(SIG_SETMASK, &waitmask, NULL);   /* let pending signals in */
+		sigprocmask(SIG_BLOCK, &block, NULL);
+		if (stop)
+			break;
+		if (reload) {
+			reload = 0;
+			if (load(path, &newcfg, &newts) == 0) {
+				if (strcmp(newcfg->store_path, cfg->store_path)) {
+					logmsg(LOG_ERR, "reload: [store] path changed; that needs a "
+					       "restart. Keeping the old configuration.");
+					config_free(newcfg);
+					template_set_free(newts);
+				} else {
+					config_free(cfg);
+					template_set_free(ts);
+					cfg = newcfg;
+					ts = newts;
+					logmsg(LOG_INFO, "reloaded configuration and templates");
+				}
+			} else {
+				logmsg(LOG_ERR, "reload failed; keeping the old configuration");
+			}
+		}
+		if (duties(st, cfg) && once)
+			goto cleanup;
+		if (once)
+			break;
+		nap(st, &waitmask);
+	}
+	logmsg(LOG_INFO, "stopped");
+	rc = 0;
+cleanup:
+	store_close(st);
+	template_set_free(ts);
+	config_free(cfg);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}

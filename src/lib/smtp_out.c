@@ -1,0 +1,287 @@
+/*
+ * smtp_out.c - SMTP submission with libESMTP (see smtp_out.h). The only
+ * file that includes libesmtp.h and auth-client.h.
+ *
+ * Facts this code relies on (verified, ../shared/notes/mailstack.md):
+ * smtp_start_session returns 1 even when nothing was delivered; timeouts are
+ * milliseconds and need Timeout_OVERRIDE_RFC2822_MINIMUM to go below the
+ * RFC minimums; one session carries all added messages; the message text
+ * must use CRLF; STARTTLS required but not offered raises
+ * SMTP_EV_EXTNA_STARTTLS and sends nothing.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <auth-client.h>
+#include <libesmtp.h>
+
+#include "consentd/digest.h"
+#include "consentd/smtp_out.h"
+#include "consentd/text.h"
+
+#define PASSWORD_MAX 512
+
+typedef struct session_ctx {
+	smtp_job_done_fn done;
+	void *arg;
+	char user[256];
+	char password[PASSWORD_MAX];
+	char problem[SMTP_RESPONSE_MAX];   /* connection-level */
+} session_ctx;
+
+void smtp_out_sanitise(const char *in, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	if (!outlen)
+		return;
+	for (; in && *in && i + 1 < outlen; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c == '\r' || c == '\n')
+			c = ' ';
+		out[i++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	while (i > 0 && out[i - 1] == ' ')
+		i--;
+	out[i] = '\0';
+}
+
+static void status_text(const smtp_status_t *st, char *out, size_t outlen)
+{
+	char text[SMTP_RESPONSE_MAX];
+
+	smtp_out_sanitise(st->text, text, sizeof(text));
+	if (st->enh_class)
+		snprintf(out, outlen, "%d %d.%d.%d %s", st->code, st->enh_class,
+			 st->enh_subject, st->enh_detail, text);
+	else
+		snprintf(out, outlen, "%d %s", st->code, text);
+}
+
+/* classify - the job's fate from the statuses libESMTP recorded. */
+static void classify(smtp_message_t m, smtp_recipient_t r, smtp_job *job)
+{
+	const smtp_status_t *mail = smtp_reverse_path_status(m);
+	const smtp_status_t *rcpt = r ? smtp_recipient_status(r) : NULL;
+	const smtp_status_t *data = smtp_message_transfer_status(m);
+	const smtp_status_t *worst = NULL;
+
+	if (mail && mail->code >= 400)
+		worst = mail;
+	else if (rcpt && rcpt->code >= 400)
+		worst = rcpt;
+	else if (data && data->code >= 400 && data->code != 503)
+		worst = data;
+	else if (data && data->code == 503 && rcpt && rcpt->code >= 400)
+		worst = rcpt;
+	if (worst) {
+		job->status = worst->code >= 500 ? SMTP_JOB_FAILED : SMTP_JOB_DEFERRED;
+		status_text(worst, job->response, sizeof(job->response));
+		return;
+	}
+	if (rcpt && rcpt->code >= 200 && rcpt->code < 300 &&
+	    data && data->code >= 200 && data->code < 300) {
+		job->status = SMTP_JOB_SENT;
+		status_text(data, job->response, sizeof(job->response));
+		return;
+	}
+	job->status = SMTP_JOB_UNTRIED;
+	if (data && data->code)
+		status_text(data, job->response, sizeof(job->response));
+	else
+		snprintf(job->response, sizeof(job->response), "not attempted");
+}
+
+static void first_recipient(smtp_recipient_t r, const char *mailbox, void *arg)
+{
+	(void)mailbox;
+	if (!*(smtp_recipient_t *)arg)
+		*(smtp_recipient_t *)arg = r;
+}
+
+static void report(session_ctx *ctx, smtp_message_t m)
+{
+	smtp_job *job = smtp_message_get_application_data(m);
+	smtp_recipient_t r = NULL;
+
+	if (!job || job->reported)
+		return;
+	smtp_enumerate_recipients(m, first_recipient, &r);
+	classify(m, r, job);
+	if (job->status == SMTP_JOB_UNTRIED)
+		return;   /* decided after the session */
+	job->reported = 1;
+	ctx->done(job, ctx->arg);
+}
+
+static void on_event(smtp_session_t s, int event, void *arg, ...)
+{
+	session_ctx *ctx = arg;
+	va_list ap;
+	int *ok;
+
+	va_start(ap, arg);
+	switch (event) {
+	case SMTP_EV_MESSAGESENT:
+		report(ctx, va_arg(ap, smtp_message_t));
+		break;
+	case SMTP_EV_EXTNA_STARTTLS:
+		snprintf(ctx->problem, sizeof(ctx->problem),
+			 "STARTTLS required but the server does not offer it; nothing sent");
+		break;
+	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+		(void)va_arg(ap, long);
+		ok = va_arg(ap, int *);
+		*ok = 0;   /* an untrusted certificate is not accepted */
+		snprintf(ctx->problem, sizeof(ctx->problem),
+			 "server certificate not trusted; nothing sent");
+		break;
+	case SMTP_EV_WRONG_PEER_CERTIFICATE:
+		ok = va_arg(ap, int *);
+		*ok = 0;
+		snprintf(ctx->problem, sizeof(ctx->problem),
+			 "server certificate does not match the host name; nothing sent");
+		break;
+	default:
+		break;
+	}
+	va_end(ap);
+	(void)s;
+}
+
+static int interact(auth_client_request_t req, char **result, int fields, void *arg)
+{
+	session_ctx *ctx = arg;
+	int i;
+
+	for (i = 0; i < fields; i++) {
+		if (req[i].flags & AUTH_PASS)
+			result[i] = ctx->password;
+		else if (req[i].flags & AUTH_USER)
+			result[i] = ctx->user;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+/* read_password - first line of a 0600 file (checked at config load). */
+static int read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(out, (int)outlen, fp)) {
+		fclose(fp);
+		snprintf(err, errlen, "%s: empty", path);
+		return -1;
+	}
+	fclose(fp);
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	return 0;
+}
+
+int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, smtp_job_done_fn done,
+		  void *arg, char *session_err, size_t errlen)
+{
+	session_ctx ctx;
+	smtp_session_t s = NULL;
+	smtp_message_t *msgs = NULL;
+	auth_context_t auth = NULL;
+	char server[200], buf[48];
+	static const int timeouts[] = { Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
+					Timeout_TRANSFER, Timeout_DATA2 };
+	size_t i;
+	int rc = -1, e;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.done = done;
+	ctx.arg = arg;
+	session_err[0] = '\0';
+	if (*cfg->smtp_user) {
+		if (!*cfg->smtp_password_file) {
+			snprintf(session_err, errlen, "[smtp] user is set but password_file is not");
+			return -1;
+		}
+		if (read_password(cfg->smtp_password_file, ctx.password, sizeof(ctx.password),
+				  session_err, errlen))
+			return -1;
+		snprintf(ctx.user, sizeof(ctx.user), "%s", cfg->smtp_user);
+	}
+	msgs = xcalloc(n ? n : 1, sizeof(*msgs));
+	if (!(s = smtp_create_session())) {
+		snprintf(session_err, errlen, "libESMTP: cannot create a session");
+		goto cleanup;
+	}
+	snprintf(server, sizeof(server), "%s:%d", cfg->smtp_host, cfg->smtp_port);
+	smtp_set_server(s, server);
+	smtp_set_eventcb(s, on_event, &ctx);
+	smtp_starttls_enable(s, cfg->smtp_starttls == TLS_REQUIRE ? Starttls_REQUIRED
+			     : cfg->smtp_starttls == TLS_TRY ? Starttls_ENABLED : Starttls_DISABLED);
+	for (i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++)
+		smtp_set_timeout(s, timeouts[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
+				 (long)cfg->smtp_timeout * 1000);
+	if (*ctx.user) {
+		auth_client_init();
+		auth = auth_create_context();
+		auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
+		auth_set_interact_cb(auth, interact, &ctx);
+		smtp_auth_set_context(s, auth);
+	}
+	for (i = 0; i < n; i++) {
+		jobs[i].status = SMTP_JOB_UNTRIED;
+		jobs[i].response[0] = '\0';
+		jobs[i].reported = 0;
+		msgs[i] = smtp_add_message(s);
+		if (!msgs[i] || !smtp_set_reverse_path(msgs[i], jobs[i].sender) ||
+		    !smtp_set_message_str(msgs[i], (void *)jobs[i].data) ||
+		    !smtp_add_recipient(msgs[i], jobs[i].rcpt)) {
+			snprintf(session_err, errlen, "libESMTP: cannot add message %lld",
+				 (long long)jobs[i].id);
+			goto cleanup;
+		}
+		smtp_message_set_application_data_release(msgs[i], &jobs[i], NULL);
+	}
+	if (!smtp_start_session(s) && !ctx.problem[0]) {
+		e = smtp_errno();
+		snprintf(ctx.problem, sizeof(ctx.problem), "%s: %s", server,
+			 smtp_strerror(e, buf, sizeof(buf)));
+	} else if ((e = smtp_errno()) != 0 && !ctx.problem[0]) {
+		/* e.g. the server dropped the connection mid-session */
+		snprintf(ctx.problem, sizeof(ctx.problem), "%s: %s", server,
+			 smtp_strerror(e, buf, sizeof(buf)));
+	}
+	/* Every job not reported during the session gets its final status now. */
+	for (i = 0; i < n; i++) {
+		smtp_recipient_t r = NULL;
+
+		if (jobs[i].reported)
+			continue;
+		smtp_enumerate_recipients(msgs[i], first_recipient, &r);
+		classify(msgs[i], r, &jobs[i]);
+		if (jobs[i].status == SMTP_JOB_UNTRIED && ctx.problem[0])
+			snprintf(jobs[i].response, sizeof(jobs[i].response), "%s", ctx.problem);
+		jobs[i].reported = 1;
+		done(&jobs[i], arg);
+	}
+	if (ctx.problem[0])
+		snprintf(session_err, errlen, "%s", ctx.problem);
+	rc = 0;
+cleanup:
+	if (s)
+		smtp_destroy_session(s);
+	if (auth)
+		auth_destroy_context(auth);
+	free(msgs);
+	digest_wipe(ctx.password, sizeof(ctx.password));
+	return rc;
+}
