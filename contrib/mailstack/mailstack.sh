@@ -26,6 +26,9 @@
 #                    which is what Postfix uses)
 #   SMTP_PORT=10025  Postfix smtpd
 #   SINK_PORT=10026  smtp-sink
+# Pick ports below /proc/sys/net/ipv4/ip_local_port_range (32768 and up by
+# default): a port in that range can be taken by some client socket between
+# the check in "up" and the bind ("Address already in use" in the logs).
 # Other env: MAIL_USER=nobody MAIL_GROUP=nogroup (owner of all mail);
 #   BARE_LF=reject|normalize|no (default reject): Postfix smtpd_forbid_bare_newline,
 #   so a client that sends bare LF in DATA is refused with 550 instead of

@@ -48,6 +48,12 @@ int store_begin(store *st);
 int store_commit(store *st);
 void store_rollback(store *st);
 
+/* store_sync_full - synchronous=FULL (the default: every commit is on disk
+ * when it returns) or NORMAL (a commit survives a crash of the process but
+ * not necessarily a power loss). NORMAL is only for records whose loss can
+ * at worst repeat work, never lose it: e.g. "this mail was sent". */
+int store_sync_full(store *st, bool full);
+
 /* store_checkpoint_truncate - move the WAL into the main file and truncate
  * it, so no page image of erased data survives in the WAL file. */
 int store_checkpoint_truncate(store *st);

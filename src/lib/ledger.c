@@ -120,36 +120,51 @@ static int answers_open_request(store *st, const event_row *ev)
 	return STORE_OK;
 }
 
-int ledger_append(store *st, event_row *ev, const account *a)
+int ledger_append(store *st, event_row *ev, const account *caller)
 {
 	char state[16];
 	const char *next;
 	int64_t seq, last;
+	account a;
 	int rc;
 
-	if (!a->has_hkey || !a->id[0])
-		return STORE_EXISTS;   /* erased: nothing more is recorded */
-	ev->acct = a->key;
-	ev->account_id = a->id;
+	/* The row as it is now, not as the caller loaded it: an account erased
+	 * meanwhile gets nothing more recorded. */
+	rc = store_account_get_key(st, caller->key, &a);
+	if (rc == STORE_NOTFOUND || (rc == STORE_OK && (!a.has_hkey || !a.id[0])))
+		rc = STORE_EXISTS;
+	if (rc)
+		goto cleanup;
+	ev->acct = a.key;
+	ev->account_id = caller->id;   /* same text as a.id, and it outlives a */
+	if (strcmp(a.id, caller->id)) {
+		rc = STORE_EXISTS;
+		goto cleanup;
+	}
 	rc = store_consent_get(st, ev->acct, ev->purpose, state, &last);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		return rc;
+		goto cleanup;
 	next = ledger_next_state(state, ev->kind);
-	if (!next)
-		return STORE_EXISTS;
+	if (!next) {
+		rc = STORE_EXISTS;
+		goto cleanup;
+	}
 	if ((!strcmp(ev->kind, EV_GRANT) || !strcmp(ev->kind, EV_DECLINE)) &&
 	    (rc = answers_open_request(st, ev)))
-		return rc;
+		goto cleanup;
 	if (ev->request < 0)
 		ev->request = 0;   /* stored as NULL, hashed as 0 */
 	if ((rc = store_head(st, &seq, ev->prev)))
-		return rc;
+		goto cleanup;
 	ev->seq = seq + 1;
-	ledger_pd_mac(ev, a->hkey, ev->pd_mac);
+	ledger_pd_mac(ev, a.hkey, ev->pd_mac);
 	ledger_hash(ev, ev->hash);
 	if ((rc = store_event_insert(st, ev)))
-		return rc;
-	return store_consent_set(st, ev->acct, ev->purpose, next, ev->seq);
+		goto cleanup;
+	rc = store_consent_set(st, ev->acct, ev->purpose, next, ev->seq);
+cleanup:
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	return rc;
 }
 
 typedef struct verify_ctx {

