@@ -249,8 +249,7 @@ int main(int argc, char **argv)
 		j = order[i];
 		if (j % 10 == P_PENDING || !act[j].request)
 			continue;
-		if (store_request_set_state(st, act[j].request, "answered"))
-			die("request state", st);
+		/* The answer names the open request, which it then closes. */
 		if (j % 10 == P_DECLINE) {
 			append(&f, &act[j], j * stride, EV_DECLINE);
 			declined++;
@@ -258,6 +257,8 @@ int main(int argc, char **argv)
 			append(&f, &act[j], j * stride, EV_GRANT);
 			granted++;
 		}
+		if (store_request_set_state(st, act[j].request, "answered"))
+			die("request state", st);
 	}
 	t_rep = now_s();
 
