@@ -99,6 +99,9 @@
 set -euo pipefail
 
 SELF=${0##*/}
+# Dovecot programs look up the machine's own name unless told its domain
+# (see import_environment in dovecot.conf for the daemons).
+export DOVECOT_HOSTDOMAIN=imap.example.test
 USERS=(test@example.test app@example.test consent@example.test)
 PASSWORD=secret
 DOMAIN=example.test
@@ -330,6 +333,9 @@ state_dir = $DC/state
 protocols = imap lmtp
 listen = 127.0.0.1
 hostname = imap.$DOMAIN
+# Without this every Dovecot process (doveadm too) calls gethostbyname() on
+# the machine's own name, which is a DNS query where /etc/hosts lacks it.
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS NOTIFY_SOCKET DOVECOT_HOSTDOMAIN=imap.$DOMAIN
 postmaster_address = postmaster@$DOMAIN
 log_path = $LOGDIR/dovecot.log
 ssl = no
