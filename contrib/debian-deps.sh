@@ -8,6 +8,7 @@ PACKAGES=(
 	libsqlite3-dev uuid-dev libinih-dev libjansson-dev libssl-dev
 	libesmtp-dev libetpan-dev libxml2-dev libcmocka-dev
 	sqlite3 faketime time
+	postfix dovecot-imapd dovecot-lmtpd swaks
 )
 
 missing=()
@@ -23,5 +24,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "debian-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+if printf '%s\n' "${missing[@]}" | grep -qx postfix; then
+	# No system mail server: the tests run their own Postfix
+	# (contrib/mailstack/mailstack.sh) and nothing should listen on port 25.
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -19,8 +19,8 @@
 # BASE defaults to /tmp/csd-stack.  Keep it short: Dovecot puts unix sockets
 # below it and a socket path may not exceed 107 bytes (limit here: 64 chars).
 #
-# Ports (env, read by "up", remembered in BASE/stack.env for the other
-# commands; all bound to 127.0.0.1 only):
+# Ports (env, read by "up" and remembered in BASE/stack.env, which the other
+# commands and a later "up" without these variables use; all on 127.0.0.1):
 #   IMAP_PORT=10143  Dovecot IMAP (plain text, no TLS)
 #   LMTP_PORT=10024  Dovecot LMTP (also on the unix socket BASE/dovecot/lmtp.sock,
 #                    which is what Postfix uses)
@@ -99,12 +99,12 @@
 set -euo pipefail
 
 SELF=${0##*/}
-# Dovecot programs look up the machine's own name unless told its domain
-# (see import_environment in dovecot.conf for the daemons).
-export DOVECOT_HOSTDOMAIN=imap.example.test
 USERS=(test@example.test app@example.test consent@example.test)
 PASSWORD=secret
 DOMAIN=example.test
+# Dovecot programs look up the machine's own name unless told its domain
+# (see import_environment in dovecot.conf for the daemons).
+export DOVECOT_HOSTDOMAIN=imap.$DOMAIN
 
 die() {
 	printf '%s: error: %s\n' "$SELF" "$*" >&2
@@ -154,11 +154,21 @@ RUNDIR=$BASE/run
 SINKDIR=$BASE/sink
 STACKLOG=$LOGDIR/mailstack.log
 
-# Ports: stack.env (written by "up") wins for down/status/sink-restart.
+# Settings: for down/status/sink-restart, BASE/stack.env (written by "up")
+# wins; "up" takes the environment first, then stack.env (so a restart keeps
+# the ports of the previous run), then the defaults.
 load_ports() {
-	if [ "$CMD" != up ] && [ -f "$BASE/stack.env" ]; then
+	local v
+	local -A env_val=()
+	for v in IMAP_PORT LMTP_PORT SMTP_PORT SINK_PORT MAIL_USER MAIL_GROUP BARE_LF; do
+		[ -n "${!v:-}" ] && env_val[$v]=${!v}
+	done
+	if [ -f "$BASE/stack.env" ]; then
 		# shellcheck disable=SC1091
 		. "$BASE/stack.env"
+		if [ "$CMD" = up ]; then
+			for v in "${!env_val[@]}"; do printf -v "$v" '%s' "${env_val[$v]}"; done
+		fi
 	fi
 	IMAP_PORT=${IMAP_PORT:-10143}
 	LMTP_PORT=${LMTP_PORT:-10024}
@@ -239,12 +249,12 @@ descendants() {
 # daemons sit in the queue directory, smtp-sink in BASE/sink) other than us.
 stragglers() {
 	local d pid
-	for d in $(find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$BASE" -o -lname "$BASE/*" \) 2>/dev/null); do
+	while IFS= read -r d; do
 		pid=${d#/proc/}
 		pid=${pid%/cwd}
 		[ "$pid" = $$ ] && continue
 		alive "$pid" && echo "$pid"
-	done
+	done < <(find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$BASE" -o -lname "$BASE/*" \) 2>/dev/null)
 	return 0
 }
 
@@ -494,6 +504,9 @@ start_dovecot() {
 		cat "$RUNDIR/doveconf.err" >&2
 		die "Dovecot rejects $DC/dovecot.conf"
 	}
+	# A master.pid left by a killed Dovecot may name a zombie or a reused pid,
+	# which Dovecot would take for a running instance.
+	[ -n "$(dovecot_pid)" ] || rm -f "$DC/run/master.pid"
 	rm -f "$DC/lmtp.sock"
 	if ! /usr/sbin/dovecot -c "$DC/dovecot.conf" >>"$STACKLOG" 2>&1; then
 		tail_log "$STACKLOG"
@@ -547,7 +560,7 @@ stop_sink() {
 
 # ------------------------------------------------------------------ commands
 cmd_down() {
-	local pf dc sk
+	local pf dc sk p
 	pf=$(postfix_pid)
 	dc=$(dovecot_pid)
 	sk=$(sink_pid)
@@ -556,11 +569,14 @@ cmd_down() {
 		rm -f "$RUNDIR/sink.pid"
 		return 0
 	fi
-	local -a all=()
-	# shellcheck disable=SC2207
-	[ -n "$pf$dc$sk" ] && all=($pf $dc $sk $(descendants $pf $dc $sk))
+	local -a masters=() all=()
+	for p in "$pf" "$dc" "$sk"; do [ -z "$p" ] || masters+=("$p"); done
+	if [ ${#masters[@]} -gt 0 ]; then
+		mapfile -t all < <(descendants "${masters[@]}")
+		all+=("${masters[@]}")
+	fi
 
-	# All three are told at once: Dovecot alone needs about 3 s to finish.
+	# All three are told at once; each may take a second or more to finish.
 	if [ -n "$pf" ]; then
 		/usr/sbin/postfix -c "$PF" stop >>"$STACKLOG" 2>&1 || kill -TERM "$pf" 2>/dev/null || true
 	fi
@@ -568,7 +584,6 @@ cmd_down() {
 	[ -n "$sk" ] && { kill -TERM "$sk" 2>/dev/null || true; }
 
 	if ! wait_gone 20 "${all[@]}"; then
-		local p
 		for p in "${all[@]}"; do
 			alive "$p" || continue
 			warn "still running after 20 s, killing: $(describe "$p")"
@@ -589,6 +604,12 @@ cmd_down() {
 	left=$(stragglers)
 	[ -z "$left" ] || die "processes still alive in $BASE: $left"
 	say "down ($BASE)"
+}
+
+up_failed() {
+	[ "$1" = 0 ] && return 0
+	warn "up failed, stopping what was started"
+	cmd_down >/dev/null 2>&1 || true
 }
 
 cmd_up() {
@@ -633,7 +654,7 @@ EOF
 	runuser -u dovecot -- test -r "$DC/users" || die "user dovecot cannot read $DC/users (check the modes of BASE's parents)"
 
 	# From here on a failure tears down what was started.
-	trap 'rc=$?; if [ $rc != 0 ]; then warn "up failed, stopping what was started"; cmd_down >/dev/null 2>&1 || true; fi' EXIT
+	trap 'up_failed $?' EXIT
 	start_dovecot
 	start_postfix
 	start_sink

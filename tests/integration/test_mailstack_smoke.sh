@@ -151,13 +151,13 @@ imap_session() {
 # Processes of this stack: working directory inside BASE, not zombies.
 live_in_base() {
 	local d pid st
-	for d in $(find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$BASE" -o -lname "$BASE/*" \) 2>/dev/null); do
+	while IFS= read -r d; do
 		pid=${d#/proc/}
 		pid=${pid%/cwd}
 		{ read -r st <"/proc/$pid/stat"; } 2>/dev/null || continue
 		st=${st##*) }
 		[ "${st%% *}" = Z ] || echo "$pid"
-	done
+	done < <(find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$BASE" -o -lname "$BASE/*" \) 2>/dev/null)
 }
 
 # ------------------------------------------------------------------- up
