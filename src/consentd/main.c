@@ -96,7 +96,7 @@ static int lock_store(const char *db, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s.consentd.lock", db);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -110,7 +110,7 @@ static int lock_store(const char *db, char *err, size_t errlen)
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || write(fd, pid, (size_t)n) != n) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}

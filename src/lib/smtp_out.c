@@ -58,7 +58,7 @@ void smtp_out_sanitise(const char *in, char *out, size_t outlen)
 
 static void status_text(const smtp_status_t *st, char *out, size_t outlen)
 {
-	char text[SMTP_RESPONSE_MAX];
+	char text[SMTP_RESPONSE_MAX - 32];   /* room for the codes in front */
 
 	smtp_out_sanitise(st->text, text, sizeof(text));
 	if (st->enh_class)
