@@ -9,8 +9,9 @@
 SINK=/usr/sbin/smtp-sink
 [ -x "$SINK" ] || { echo "smtp-sink missing (apt-get install postfix)"; exit 1; }
 PORT=${OUTBOUND_SINK_PORT:-12610}
-DUMP=$SCRATCH/dump
-mkdir -p "$DUMP"
+# smtp-sink runs as nobody: its dump directory must be reachable for nobody
+# even when the build tree sits below a 0700 directory.
+DUMP=$(mktemp -d /tmp/csd-dump.XXXXXX)
 chmod 777 "$DUMP"
 write_conf -e "s#^port = 25#port = $PORT#" -e "s#^timeout = 60#timeout = 2#"
 SINKPID=
@@ -26,7 +27,7 @@ stop_sink() {
 	[ -n "$SINKPID" ] || return 0
 	kill "$SINKPID" 2>/dev/null; wait "$SINKPID" 2>/dev/null; SINKPID=
 }
-trap stop_sink EXIT
+trap 'stop_sink; rm -rf "$DUMP"' EXIT
 daemon_once() { "$CONSENTD" -c "$CONF" -f --once 2>>"$SCRATCH/consentd.log"; }
 outbox_states() { sqlite3 "$DB" "SELECT state || ':' || count(*) FROM outbox GROUP BY state ORDER BY state" | tr '\n' ' ' | sed 's/ $//'; }
 make_due() { sqlite3 "$DB" "UPDATE outbox SET next_attempt = 0 WHERE state = 'deferred'"; }
