@@ -88,13 +88,13 @@ expect_eq "$stored" "$want" "masked copy + token reproduces the hash"
 
 # ---- 451 after the data: deferred, then sent ----
 rm -f "$DUMP"/*
-start_sink -r .
+start_sink -r . -b "451 4.3.0 Try again later"
 ctl account add f1 f1@example.test >/dev/null
 ctl request f1 log-linking >/dev/null
 run daemon_once
 expect_eq "$(outbox_states)" "deferred:1 sent:2" "451 defers"
 run ctl outbox list --state deferred
-expect_match "$OUT" "f1@example.test +1 .* 4[0-9][0-9] " "deferred row shows the 4xx response"
+expect_match "$OUT" "f1@example.test +1 .* 451 4.3.0 Try again later" "deferred row shows the 451"
 start_sink
 make_due
 run daemon_once
@@ -139,6 +139,28 @@ start_sink
 make_due
 daemon_once
 expect_eq "$(outbox_states)" "failed:1 sent:5" "sent afterwards"
+
+# ---- STARTTLS required, server without it: nothing sent in clear ----
+start_sink -v
+write_conf -e "s#^port = 25#port = $PORT#" -e "s#^timeout = 60#timeout = 2#" -e "s#^starttls = no#starttls = require#"
+ctl account add f5 f5@example.test >/dev/null
+ctl request f5 log-linking >/dev/null
+run daemon_once
+expect_eq "$(outbox_states)" "deferred:1 failed:1 sent:5" "no STARTTLS offered: deferred"
+expect_match "$(sqlite3 "$DB" "SELECT last_response FROM outbox WHERE state='deferred'")" "STARTTLS required" "reason recorded"
+expect_no_match "$(cat "$SCRATCH/sink.log")" "MAIL FROM" "not a single command sent in clear"
+
+# ---- AUTH from a 0600 password file ----
+printf 's3cret\n' > "$SCRATCH/smtp.secret"
+chmod 600 "$SCRATCH/smtp.secret"
+write_conf -e "s#^port = 25#port = $PORT#" -e "s#^timeout = 60#timeout = 2#" \
+	-e "s#^user =\$#user = consentd#" -e "0,/^password_file =\$/s##password_file = $SCRATCH/smtp.secret#"
+start_sink -v
+make_due
+run daemon_once
+expect_eq "$(outbox_states)" "failed:1 sent:6" "sent with AUTH"
+expect_match "$(cat "$SCRATCH/sink.log")" "AUTH PLAIN $(printf '\0consentd\0s3cret' | base64)" "AUTH PLAIN with user and password from the file"
+write_conf -e "s#^port = 25#port = $PORT#" -e "s#^timeout = 60#timeout = 2#"
 
 # ---- kill -9 while sending: restart finishes, duplicates <= in flight ----
 rm -f "$DUMP"/*
