@@ -35,6 +35,18 @@ void text_time_fmt(int64_t t, char out[TEXT_TIME_LEN]);
  * form. Returns 0 and sets *out, or -1 on any other input. */
 int text_time_parse(const char *s, int64_t *out);
 
+/* strbuf - a growing, always NUL-terminated string with an optional
+ * bound: strbuf_add past max (0: none) appends nothing and sets over, so
+ * a caller checks once at the end. Free b->s when done. */
+typedef struct strbuf {
+	char *s;
+	size_t len, cap, max;
+	bool over;
+} strbuf;
+
+void strbuf_add(strbuf *b, const char *s, size_t n);
+void strbuf_adds(strbuf *b, const char *s);
+
 /* xmalloc family: memory exhaustion ends the program (abort) instead of
  * returning NULL; a signal makes Postfix retry a pipe delivery. */
 void *xmalloc(size_t n);

@@ -40,32 +40,6 @@
 #define REF_MAX      200
 #define LANG_MAX     35
 
-/* One growing output string, always NUL-terminated. */
-typedef struct sbuf {
-	char *s;
-	size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->s = xrealloc(b->s, cap);
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sb_adds(sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -205,7 +179,7 @@ static int check_ref(const char *ref, char *err, size_t errlen)
 /* fold_ascii - write printable ASCII s[0..n), inserting CRLF before a
  * space where the next word would run past LINE_SOFT. A word longer than
  * a line stays whole. *col counts the characters on the current line. */
-static void fold_ascii(sbuf *b, size_t *col, const char *s, size_t n)
+static void fold_ascii(strbuf *b, size_t *col, const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -220,10 +194,10 @@ static void fold_ascii(sbuf *b, size_t *col, const char *s, size_t n)
 		/* fold only before spaces followed by a word, so that no
 		 * continuation line is white space alone */
 		if (j > i && k > j && *col + (k - i) > LINE_SOFT && *col > 1) {
-			sb_add(b, "\r\n", 2);
+			strbuf_add(b, "\r\n", 2);
 			*col = 0;
 		}
-		sb_add(b, s + i, k - i);
+		strbuf_add(b, s + i, k - i);
 		*col += k - i;
 		i = k;
 	}
@@ -243,7 +217,7 @@ static size_t utf8_len(unsigned char c)
 /* encode_words - s[0..n) (valid UTF-8) as "B" encoded words, each at most
  * WORD_MAX characters and within LINE_SOFT, split only between
  * characters, separated by CRLF SP. */
-static int encode_words(sbuf *b, size_t *col, const char *s, size_t n)
+static int encode_words(strbuf *b, size_t *col, const char *s, size_t n)
 {
 	size_t i = 0;
 	bool sep = false;
@@ -253,7 +227,7 @@ static int encode_words(sbuf *b, size_t *col, const char *s, size_t n)
 		char b64[WORD_MAX];
 
 		if (sep) {
-			sb_add(b, "\r\n ", 3);
+			strbuf_add(b, "\r\n ", 3);
 			*col = 1;
 		}
 		room = *col < LINE_SOFT ? LINE_SOFT - *col : 0;
@@ -274,9 +248,9 @@ static int encode_words(sbuf *b, size_t *col, const char *s, size_t n)
 			continue;
 		}
 		digest_base64(s + i, take, b64);
-		sb_adds(b, "=?UTF-8?B?");
-		sb_adds(b, b64);
-		sb_adds(b, "?=");
+		strbuf_adds(b, "=?UTF-8?B?");
+		strbuf_adds(b, b64);
+		strbuf_adds(b, "?=");
 		*col += WORD_FRAME + strlen(b64);
 		i += take;
 		sep = true;
@@ -292,20 +266,20 @@ static bool needs_encoding(const char *s)
 }
 
 /* write_unstructured - Subject-like text, then " [ref]" when ref is set. */
-static int write_unstructured(sbuf *b, size_t *col, const char *text, const char *ref)
+static int write_unstructured(strbuf *b, size_t *col, const char *text, const char *ref)
 {
 	size_t n = strlen(text);
 
 	if (!needs_encoding(text)) {
-		sbuf t = { NULL, 0, 0 };
+		strbuf t = { 0 };
 
-		sb_add(&t, text, n);
+		strbuf_add(&t, text, n);
 		if (ref) {
 			if (n)
-				sb_adds(&t, " ");
-			sb_adds(&t, "[");
-			sb_adds(&t, ref);
-			sb_adds(&t, "]");
+				strbuf_adds(&t, " ");
+			strbuf_adds(&t, "[");
+			strbuf_adds(&t, ref);
+			strbuf_adds(&t, "]");
 		}
 		fold_ascii(b, col, t.s ? t.s : "", t.len);
 		free(t.s);
@@ -317,12 +291,12 @@ static int write_unstructured(sbuf *b, size_t *col, const char *text, const char
 		size_t rn = strlen(ref) + 3;   /* " [" ref "]" */
 
 		if (*col + rn > LINE_SOFT) {
-			sb_add(b, "\r\n", 2);
+			strbuf_add(b, "\r\n", 2);
 			*col = 0;
 		}
-		sb_adds(b, " [");
-		sb_adds(b, ref);
-		sb_adds(b, "]");
+		strbuf_adds(b, " [");
+		strbuf_adds(b, ref);
+		strbuf_adds(b, "]");
 		*col += rn;
 	}
 	return 0;
@@ -355,12 +329,12 @@ static bool is_atom_phrase(const char *s)
 
 /* write_mailbox - "phrase <addr>" or the bare addr-spec when name is
  * empty. name and addr have been checked. */
-static int write_mailbox(sbuf *b, size_t *col, const char *name, const char *addr)
+static int write_mailbox(strbuf *b, size_t *col, const char *name, const char *addr)
 {
 	size_t an = strlen(addr);
 
 	if (!name || !*name) {
-		sb_add(b, addr, an);
+		strbuf_add(b, addr, an);
 		*col += an;
 		return 0;
 	}
@@ -370,26 +344,26 @@ static int write_mailbox(sbuf *b, size_t *col, const char *name, const char *add
 	} else if (is_atom_phrase(name)) {
 		fold_ascii(b, col, name, strlen(name));
 	} else {
-		sbuf q = { NULL, 0, 0 };
+		strbuf q = { 0 };
 		const char *p;
 
-		sb_add(&q, "\"", 1);
+		strbuf_add(&q, "\"", 1);
 		for (p = name; *p; p++) {
 			if (*p == '"' || *p == '\\')
-				sb_add(&q, "\\", 1);
-			sb_add(&q, p, 1);
+				strbuf_add(&q, "\\", 1);
+			strbuf_add(&q, p, 1);
 		}
-		sb_add(&q, "\"", 1);
+		strbuf_add(&q, "\"", 1);
 		fold_ascii(b, col, q.s, q.len);
 		free(q.s);
 	}
 	if (*col + 1 + an + 2 > LINE_SOFT) {
-		sb_add(b, "\r\n", 2);
+		strbuf_add(b, "\r\n", 2);
 		*col = 0;
 	}
-	sb_adds(b, " <");
-	sb_add(b, addr, an);
-	sb_adds(b, ">");
+	strbuf_adds(b, " <");
+	strbuf_add(b, addr, an);
+	strbuf_adds(b, ">");
 	*col += an + 3;
 	return 0;
 }
@@ -398,7 +372,7 @@ static int write_mailbox(sbuf *b, size_t *col, const char *name, const char *add
 
 /* field_done - end the field begun at offset start with CRLF, after
  * checking that none of its lines is longer than LINE_HARD. */
-static int field_done(sbuf *b, size_t start, const char *field, char *err, size_t errlen)
+static int field_done(strbuf *b, size_t start, const char *field, char *err, size_t errlen)
 {
 	size_t i, linestart = start;
 
@@ -414,31 +388,31 @@ static int field_done(sbuf *b, size_t start, const char *field, char *err, size_
 			LINE_HARD);
 		return -1;
 	}
-	sb_add(b, "\r\n", 2);
+	strbuf_add(b, "\r\n", 2);
 	return 0;
 }
 
 /* simple_field - "Name: value" for a value already checked. */
-static int simple_field(sbuf *b, const char *name, const char *pre, const char *value,
+static int simple_field(strbuf *b, const char *name, const char *pre, const char *value,
 			const char *post, char *err, size_t errlen)
 {
 	size_t start = b->len;
 
-	sb_adds(b, name);
-	sb_adds(b, ": ");
-	sb_adds(b, pre);
-	sb_adds(b, value);
-	sb_adds(b, post);
+	strbuf_adds(b, name);
+	strbuf_adds(b, ": ");
+	strbuf_adds(b, pre);
+	strbuf_adds(b, value);
+	strbuf_adds(b, post);
 	return field_done(b, start, name, err, errlen);
 }
 
-static int mailbox_field(sbuf *b, const char *field, const char *name, const char *addr,
+static int mailbox_field(strbuf *b, const char *field, const char *name, const char *addr,
 			 char *err, size_t errlen)
 {
 	size_t start = b->len, col;
 
-	sb_adds(b, field);
-	sb_adds(b, ": ");
+	strbuf_adds(b, field);
+	strbuf_adds(b, ": ");
 	col = strlen(field) + 2;
 	if (write_mailbox(b, &col, name, addr) != 0) {
 		set_err(err, errlen, "%s: cannot encode the name", field);
@@ -497,7 +471,7 @@ static int check_body(const char *body, size_t n, char *err, size_t errlen)
  * readers), and lines are soft-broken before column 76, never inside an
  * =XX. Written here rather than with libetpan so that consentctl, which
  * renders mail, does not load libetpan (1.7 ms per start; see README). */
-static void qp_body(sbuf *b, const char *text, size_t n)
+static void qp_body(strbuf *b, const char *text, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t pos = 0;
@@ -522,13 +496,13 @@ static void qp_body(sbuf *b, const char *text, size_t n)
 				el = 3;
 			}
 			if (col + el > 75) {
-				sb_add(b, "=\r\n", 3);
+				strbuf_add(b, "=\r\n", 3);
 				col = 0;
 			}
-			sb_add(b, enc, el);
+			strbuf_add(b, enc, el);
 			col += el;
 		}
-		sb_add(b, "\r\n", 2);
+		strbuf_add(b, "\r\n", 2);
 		pos += len + 1;
 	}
 }
@@ -590,7 +564,7 @@ static int check_spec(const mail_spec *m, char *err, size_t errlen)
 
 char *mime_header_words(const char *text, size_t used, char *err, size_t errlen)
 {
-	sbuf b = { NULL, 0, 0 };
+	strbuf b = { 0 };
 	size_t col = used;
 
 	if (err && errlen)
@@ -601,7 +575,7 @@ char *mime_header_words(const char *text, size_t used, char *err, size_t errlen)
 	}
 	if (check_text("header text", text, err, errlen) != 0)
 		return NULL;
-	sb_add(&b, "", 0);
+	strbuf_add(&b, "", 0);
 	if (write_unstructured(&b, &col, text, NULL) != 0) {
 		free(b.s);
 		set_err(err, errlen, "header text: cannot encode");
@@ -612,7 +586,7 @@ char *mime_header_words(const char *text, size_t used, char *err, size_t errlen)
 
 int mime_compose(const mail_spec *m, char **out, size_t *outlen, char *err, size_t errlen)
 {
-	sbuf b = { NULL, 0, 0 };
+	strbuf b = { 0 };
 	char date[40];
 	char *text = NULL;
 	const char *ref;
@@ -645,7 +619,7 @@ int mime_compose(const mail_spec *m, char **out, size_t *outlen, char *err, size
 		goto cleanup;
 
 	start = b.len;
-	sb_adds(&b, "Subject: ");
+	strbuf_adds(&b, "Subject: ");
 	col = 9;
 	if (write_unstructured(&b, &col, m->subject, ref) != 0) {
 		set_err(err, errlen, "Subject: cannot encode");
@@ -662,12 +636,12 @@ int mime_compose(const mail_spec *m, char **out, size_t *outlen, char *err, size
 	if (m->list_unsubscribe &&
 	    simple_field(&b, "List-Unsubscribe", "<", m->list_unsubscribe, ">", err, errlen) != 0)
 		goto cleanup;
-	sb_adds(&b, "Auto-Submitted: auto-generated\r\n"
+	strbuf_adds(&b, "Auto-Submitted: auto-generated\r\n"
 		    "X-Auto-Response-Suppress: OOF, AutoReply\r\n");
 	if (m->lang && *m->lang &&
 	    simple_field(&b, "Content-Language", "", m->lang, "", err, errlen) != 0)
 		goto cleanup;
-	sb_adds(&b, "MIME-Version: 1.0\r\n"
+	strbuf_adds(&b, "MIME-Version: 1.0\r\n"
 		    "Content-Type: text/plain; charset=UTF-8\r\n"
 		    "Content-Transfer-Encoding: quoted-printable\r\n"
 		    "\r\n");

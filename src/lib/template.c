@@ -500,41 +500,16 @@ cleanup:
 	return ret;
 }
 
-/* One growing output string. */
-typedef struct outbuf {
-	char *s;
-	size_t len, cap, max;
-	bool over;
-} outbuf;
-
-static void ob_add(outbuf *b, const char *s, size_t n)
-{
-	if (b->over || n > b->max - b->len) {
-		b->over = true;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->s = xrealloc(b->s, cap);
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
 
 /* substitute - text with every {{name}} replaced by values[name]. The
  * template was checked at load, so every placeholder is well-formed. */
 static int substitute(const char *text, const char *const values[PH_COUNT],
 		      size_t max, char **out)
 {
-	outbuf b = { NULL, 0, 0, max, false };
+	strbuf b = { NULL, 0, 0, max, false };
 	const char *p = text, *open;
 
-	ob_add(&b, "", 0);
+	strbuf_add(&b, "", 0);
 	while ((open = strstr(p, "{{")) != NULL) {
 		const char *name = open + 2, *end = name;
 		const char *v;
@@ -544,16 +519,16 @@ static int substitute(const char *text, const char *const values[PH_COUNT],
 			end++;
 		ph = ph_lookup(name, (size_t)(end - name));
 		if (ph < 0 || end[0] != '}' || end[1] != '}') {   /* cannot happen */
-			ob_add(&b, p, (size_t)(name - p));
+			strbuf_add(&b, p, (size_t)(name - p));
 			p = name;
 			continue;
 		}
-		ob_add(&b, p, (size_t)(open - p));
+		strbuf_add(&b, p, (size_t)(open - p));
 		v = values[ph] ? values[ph] : "";
-		ob_add(&b, v, strlen(v));
+		strbuf_add(&b, v, strlen(v));
 		p = end + 2;
 	}
-	ob_add(&b, p, strlen(p));
+	strbuf_add(&b, p, strlen(p));
 	if (b.over) {
 		free(b.s);
 		return -1;

@@ -272,3 +272,28 @@ char *xstrndup(const char *s, size_t n)
 	p[len] = '\0';
 	return p;
 }
+
+void strbuf_add(strbuf *b, const char *s, size_t n)
+{
+	if (b->over || (b->max && n > b->max - b->len)) {
+		b->over = true;
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->s = xrealloc(b->s, cap);
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void strbuf_adds(strbuf *b, const char *s)
+{
+	strbuf_add(b, s, strlen(s));
+}
