@@ -7,6 +7,8 @@
  *   Message-ID        <consent.TOKEN@DOMAIN>            (requests)
  *                     <receipt.RANDOM@DOMAIN>           (receipts)
  *   Subject           ... [TOKEN]                       (requests)
+ *   Reply-To          LOCAL<delim>withdraw-PURPOSE@DOMAIN      (receipts:
+ *                     answering a receipt withdraws, as easily as given)
  *   List-Unsubscribe  <mailto:LOCAL<delim>withdraw-PURPOSE@DOMAIN?subject=WIDERRUF|REVOKE>
  *                     a mail there from the primary address withdraws
  *                     (or, while pending, declines) that consent
@@ -27,13 +29,18 @@
 typedef struct outmail {
 	char *message;                  /* CRLF bytes, malloc'd */
 	size_t len;
+	char *masked;                   /* requests: the same mail rendered with
+					 * the token as 'x' x 32, same length and
+					 * layout; kept as evidence once sent */
 	char sha256[SHA256_HEX];        /* of message */
 	char sender[ADDR_MAX + 1];      /* envelope */
 	char rcpt[ADDR_MAX + 1];
 } outmail;
 
 /* outmail_request - the consent request of account a for purpose p, with
- * its token and expiry. */
+ * its token and expiry. Refused when [service] controller or the purpose's
+ * description in the account's language is empty: a request must say who
+ * asks and which data it concerns (GDPR Art. 13). */
 int outmail_request(const config *cfg, const template_set *ts, const account *a,
 		    const config_purpose *p, const char *token, int64_t expires,
 		    outmail *out, char *err, size_t errlen);
@@ -46,11 +53,6 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 
 /* outmail_withdraw_address - LOCAL<delim>withdraw-PURPOSE@DOMAIN. */
 void outmail_withdraw_address(const config *cfg, const char *purpose, char out[ADDR_MAX + 1]);
-
-/* outmail_mask_token - a copy of message with every occurrence of token
- * replaced by as many 'x' (hex has no 'x'), for keeping a sent request as
- * evidence without a usable token. malloc'd. */
-char *outmail_mask_token(const char *message, size_t len, const char *token);
 
 /* outmail_clear - free the message; NULL-safe. */
 void outmail_clear(outmail *m);

@@ -41,11 +41,19 @@ typedef void (*smtp_job_done_fn)(smtp_job *job, void *arg);
 
 /* smtp_out_send - one session to [smtp] host:port for jobs[0..n). Returns 0
  * when the session ran (whatever each message's fate), -1 when it could not
- * be set up (err says why: unreadable password file, ...). Every job is
- * reported through done, exactly once, before this returns.
- * session_err (may be NULL) receives a connection-level problem, if any. */
-int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, smtp_job_done_fn done,
-		  void *arg, char *session_err, size_t errlen);
+ * be set up (session_err says why: unreadable password file, ...). When the
+ * session ran, every job is reported through done, exactly once, before
+ * this returns. stop (may be NULL) is asked after each message: when it
+ * says so, the connection is closed and the rest come back UNTRIED.
+ * session_err receives a connection-level problem, if any.
+ *
+ * When [smtp] user is set, a 530/535 or 5.7.x answer (authentication
+ * failed or required, relaying denied) defers instead of failing: a
+ * rotated password must not fail a whole queue for good (Postfix's
+ * smtp_sasl_auth_soft_bounce). starttls = try takes a certificate it
+ * cannot verify (the connection is still encrypted); require does not. */
+int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, int (*stop)(void),
+		  smtp_job_done_fn done, void *arg, char *session_err, size_t errlen);
 
 /* smtp_out_sanitise - printable ASCII only (others become '?'), at most
  * outlen-1 bytes: peer text is cleaned before it is logged or stored. */

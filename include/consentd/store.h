@@ -205,13 +205,14 @@ typedef struct outbox_new {
 	const char *message;          /* CRLF bytes */
 	size_t message_len;
 	const char *sha256;           /* of message */
+	const char *masked;           /* message with the token as x's (same length), or NULL */
 } outbox_new;
 
 int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out);
 int store_outbox_delete_account(store *st, int64_t acct);
 
-/* store_outbox_cancel_request - a queued mail of a request that is no longer
- * open is cancelled and its plaintext token dropped. */
+/* store_outbox_cancel_request - a queued or deferred mail of a request that
+ * is no longer open is cancelled; it keeps only the masked copy. */
 int store_outbox_cancel_request(store *st, int64_t request);
 
 /* A claimed row; the strings are malloc'd (outbox_item_clear frees them). */
@@ -233,10 +234,10 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 		       int *n_out);
 
 /* store_outbox_result - record the outcome of a claimed row, in its own
- * transaction (durable when it returns 0): state sent, deferred, failed or
- * queued (released untried: the attempt is not counted). message, when
- * non-NULL, replaces the stored bytes (the sent copy with its token masked);
- * a sent row loses its plaintext token. */
+ * transaction: state sent, deferred, failed, cancelled or queued (released
+ * untried: the attempt is not counted). A row that is done (sent, failed,
+ * cancelled) keeps only the masked copy of its mail and loses its
+ * plaintext token; message, when non-NULL, replaces the stored bytes. */
 int store_outbox_result(store *st, int64_t id, const char *state, const char *response,
 			int64_t next_attempt, int64_t done, const char *message,
 			size_t message_len);

@@ -6,8 +6,9 @@
  *
  *   consentd [-c FILE] [-f] [--once]
  *
- * -f stays in the foreground and logs to stderr (otherwise syslog, facility
- * mail); --once does one full pass and exits. One instance per store: a
+ * -f stays in the foreground and logs to stderr; without it consentd
+ * detaches (fork, setsid) and logs to syslog, facility mail. --once does
+ * one full pass and exits. One instance per store: a
  * lock file next to the database. SIGTERM/SIGINT: stop after the SMTP
  * session in flight (at most OUTBOX_BATCH messages; each is recorded as
  * soon as the server answers). SIGHUP: reload configuration and templates;
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -87,13 +89,16 @@ static void log_mail(const outbox_item *it, const char *state, const char *respo
 	       it->id, it->kind, it->rcpt, state, it->attempts, response);
 }
 
-/* lock_store - one consentd per store: an flock'd file beside the database. */
+/* lock_store - one consentd per store: an flock'd file beside the database,
+ * named from its real path so two spellings of one file share the lock. */
 static int lock_store(const char *db, char *err, size_t errlen)
 {
-	char path[4096], pid[32];
+	char path[PATH_MAX + 32], real[PATH_MAX], pid[32];
 	int fd, n;
 
-	snprintf(path, sizeof(path), "%s.consentd.lock", db);
+	if (!realpath(db, real))
+		snprintf(real, sizeof(real), "%s", db);   /* created by store_open later */
+	snprintf(path, sizeof(path), "%s.consentd.lock", real);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
@@ -115,6 +120,18 @@ static int lock_store(const char *db, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;   /* held until exit */
+}
+
+/* std_fds - 0, 1 and 2 open (on /dev/null if closed), so no socket or
+ * database can become "stderr". */
+static void std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
 }
 
 /* load - configuration and templates, both or neither. */
@@ -212,8 +229,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!foreground)
+	std_fds();
+	if (!foreground) {
+		if (daemon(0, 0) < 0) {
+			perror("consentd: daemon");
+			return 1;
+		}
 		openlog("consentd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -227,6 +250,9 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);   /* even if the parent left them blocked */
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGHUP);
 
 	if (load(path, &cfg, &ts))
 		goto cleanup;
@@ -248,6 +274,9 @@ int main(int argc, char **argv)
 		       "(the server may already have them)", n, n == 1 ? " was" : "s were");
 	logmsg(LOG_INFO, "started: store %s, smtp %s:%d%s", cfg->store_path, cfg->smtp_host,
 	       cfg->smtp_port, once ? ", one pass" : "");
+	if (*cfg->smtp_user && cfg->smtp_starttls != TLS_REQUIRE)
+		logmsg(LOG_WARNING, "[smtp] user is set but starttls is not 'require': the "
+		       "password may cross the network in clear");
 	for (;;) {
 		sigprocmask(SIG_SETMASK, &waitmask, NULL);   /* let pending signals in */
 		sigprocmask(SIG_BLOCK, &block, NULL);

@@ -437,6 +437,12 @@ static int check_whole(parse_ctx *p)
 		fail(p, "[service] default_lang: must be de or en");
 		return -1;
 	}
+	at_key(p, "smtp", "host");
+	if (!*cfg->smtp_host || strchr(cfg->smtp_host, ':')) {
+		fail(p, "[smtp] host: a host name or IPv4 address (libESMTP cannot take an "
+		     "IPv6 literal; use a name that resolves to it)");
+		return -1;
+	}
 	at_key(p, "store", "path");
 	if (!*cfg->store_path) {
 		fail(p, "[store] path: required");

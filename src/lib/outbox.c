@@ -3,14 +3,17 @@
  * written in its own transaction from inside the SMTP session, right after
  * the server's reply for it, so a crash can repeat at most the messages in
  * flight. Sent requests are kept as evidence with their token masked (the
- * SHA-256 of the bytes as sent stays in the row and in the ledger).
+ * SHA-256 of the bytes as sent stays in the row and in the ledger). An
+ * outcome write that meets a lock is retried for up to a minute before the
+ * session goes on; a row whose account changed its primary address since
+ * the mail was rendered is cancelled, never sent to the old address.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "consentd/outbox.h"
-#include "consentd/outmail.h"
+#include "consentd/digest.h"
 #include "consentd/smtp_out.h"
 #include "consentd/text.h"
 
@@ -34,14 +37,21 @@ int64_t outbox_backoff(int attempts)
 	return b < OUTBOX_BACKOFF_MAX ? b : OUTBOX_BACKOFF_MAX;
 }
 
-static void record(run_ctx *r, const outbox_item *it, const char *state, const char *response,
-		   int64_t next, const char *message, size_t len)
-{
-	int64_t now = text_now();
-	int rc = store_outbox_result(r->st, it->id, state, response, next,
-				     strcmp(state, "sent") && strcmp(state, "failed") ? 0 : now,
-				     message, len);
+#define RESULT_RETRY_SECONDS 60
 
+static void record(run_ctx *r, const outbox_item *it, const char *state, const char *response,
+		   int64_t next)
+{
+	int64_t now = text_now(), until = now + RESULT_RETRY_SECONDS;
+	int rc;
+
+	/* The server has answered: losing this write would send the mail again
+	 * (a lock held by consentctl, e.g. an import), so wait for the lock. */
+	while ((rc = store_outbox_result(r->st, it->id, state, response, next,
+					 strcmp(state, "sent") && strcmp(state, "failed") &&
+					 strcmp(state, "cancelled") ? 0 : now, NULL, 0)) == STORE_BUSY &&
+	       text_now() < until)
+		;
 	if (rc && !r->store_rc) {
 		r->store_rc = rc;
 		snprintf(r->store_err, sizeof(r->store_err), "%s", store_errmsg(r->st));
@@ -57,7 +67,6 @@ static void job_done(smtp_job *job, void *arg)
 	const outbox_item *it = NULL;
 	int64_t now = text_now();
 	char why[SMTP_RESPONSE_MAX + 64];
-	char *masked = NULL;
 	size_t i;
 
 	for (i = 0; i < OUTBOX_BATCH; i++)
@@ -71,30 +80,48 @@ static void job_done(smtp_job *job, void *arg)
 	case SMTP_JOB_SENT:
 		r->progress++;
 		r->stats->sent++;
-		if (it->token)
-			masked = outmail_mask_token(it->message, it->message_len, it->token);
-		record(r, it, "sent", job->response, 0, masked, masked ? it->message_len : 0);
-		free(masked);
+		record(r, it, "sent", job->response, 0);
 		return;
 	case SMTP_JOB_FAILED:
 		r->progress++;
 		r->stats->failed++;
-		record(r, it, "failed", job->response, 0, NULL, 0);
+		record(r, it, "failed", job->response, 0);
 		return;
 	case SMTP_JOB_DEFERRED:
 		r->progress++;
 		break;
 	case SMTP_JOB_UNTRIED:
+		/* Untried after others got through (dropped connection, a stop):
+		 * back to the queue now, the attempt not counted; the next session
+		 * takes it. Untried with no progress at all: the server is
+		 * unreachable, so back off. */
+		if (r->progress > 0) {
+			r->stats->retried++;
+			record(r, it, "queued", job->response, now);
+			return;
+		}
 		break;
 	}
 	if (now - it->created >= OUTBOX_MAX_AGE) {
 		r->stats->failed++;
 		snprintf(why, sizeof(why), "undelivered for 5 days; last: %s", job->response);
-		record(r, it, "failed", why, 0, NULL, 0);
+		record(r, it, "failed", why, 0);
 		return;
 	}
 	r->stats->deferred++;
-	record(r, it, "deferred", job->response, now + outbox_backoff(it->attempts), NULL, 0);
+	record(r, it, "deferred", job->response, now + outbox_backoff(it->attempts));
+}
+
+/* address_changed - the account's primary address is no longer the one
+ * this mail was rendered for (or the account is gone). */
+static int address_changed(store *st, const outbox_item *it, bool *out)
+{
+	account a;
+	int rc = store_account_get_key(st, it->acct, &a);
+
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	*out = rc == STORE_NOTFOUND || (rc == STORE_OK && (!it->rcpt || strcmp(a.email, it->rcpt)));
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 int outbox_reclaim(store *st, int *n_out)
@@ -109,6 +136,7 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 	smtp_job jobs[OUTBOX_BATCH];
 	char session_err[SMTP_RESPONSE_MAX];
 	run_ctx r;
+	size_t nj;
 	int n, i, rc = STORE_OK;
 
 	memset(out, 0, sizeof(*out));
@@ -129,27 +157,41 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 		if (n == 0)
 			break;
 		memset(jobs, 0, sizeof(jobs));
-		for (i = 0; i < n; i++) {
-			jobs[i].id = items[i].id;
-			jobs[i].sender = items[i].sender;
-			jobs[i].rcpt = items[i].rcpt;
-			jobs[i].data = items[i].message;
-		}
 		memset(&r, 0, sizeof(r));
 		r.st = st;
 		r.items = items;
 		r.log = log;
 		r.arg = arg;
 		r.stats = out;
-		out->sessions++;
-		if (smtp_out_send(cfg, jobs, (size_t)n, job_done, &r, session_err,
-				  sizeof(session_err))) {
-			/* Not even a session: put the batch back for later. */
-			for (i = 0; i < n; i++) {
-				job_done(&jobs[i], &r);
+		for (i = 0, nj = 0; i < n; i++) {
+			bool changed;
+
+			if ((rc = address_changed(st, &items[i], &changed))) {
+				snprintf(err, errlen, "%s", store_errmsg(st));
+				goto cleanup;
 			}
-			snprintf(err, errlen, "%s", session_err);
+			if (changed) {
+				record(&r, &items[i], "cancelled", "not sent: the account's primary "
+				       "address changed after this mail was queued", 0);
+				continue;
+			}
+			jobs[nj].id = items[i].id;
+			jobs[nj].sender = items[i].sender;
+			jobs[nj].rcpt = items[i].rcpt;
+			jobs[nj].data = items[i].message;
+			nj++;
 		}
+		out->sessions++;
+		session_err[0] = '\0';
+		if (nj && smtp_out_send(cfg, jobs, (size_t)nj, stop, job_done, &r, session_err,
+					sizeof(session_err))) {
+			/* Not even a session (e.g. unreadable password file): all back
+			 * to the queue with backoff. */
+			for (i = 0; i < (int)nj; i++)
+				job_done(&jobs[i], &r);
+		}
+		if (session_err[0])
+			snprintf(err, errlen, "%s", session_err);
 		for (i = 0; i < n; i++)
 			outbox_item_clear(&items[i]);
 		if (r.store_rc) {
@@ -157,9 +199,12 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 			snprintf(err, errlen, "%s", r.store_err);
 			break;
 		}
-		if (r.progress == 0)
+		if (nj && r.progress == 0)
 			break;   /* unreachable or refusing everything: wait for backoff */
 	}
+cleanup:
+	for (i = 0; i < OUTBOX_BATCH; i++)
+		outbox_item_clear(&items[i]);
 	if (store_sync_full(st, true) && !rc) {
 		rc = STORE_ERR;
 		snprintf(err, errlen, "%s", store_errmsg(st));

@@ -14,6 +14,7 @@
 #include "consentd/mime.h"
 #include "consentd/outmail.h"
 #include "consentd/text.h"
+#include "consentd/token.h"
 
 static const char *lang_of(const config *cfg, const account *a)
 {
@@ -43,16 +44,17 @@ typedef struct compose_args {
 	const tpl_var *vars;
 	size_t nvars;
 	const char *message_id, *reply_to, *subject_ref, *unsubscribe;
+	int64_t date;
 } compose_args;
 
-static int compose(const config *cfg, const template_set *ts, const account *a,
-		   const compose_args *c, outmail *out, char *err, size_t errlen)
+/* render - one mail from the template and c, into out and outlen. */
+static int render(const config *cfg, const template_set *ts, const account *a,
+		  const compose_args *c, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	char *subject = NULL, *body = NULL;
 	mail_spec m;
 	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
 	if (template_render(ts, c->id, c->lang, c->vars, c->nvars, &subject, &body, err, errlen))
 		goto cleanup;
 	memset(&m, 0, sizeof(m));
@@ -65,20 +67,37 @@ static int compose(const config *cfg, const template_set *ts, const account *a,
 	m.subject = subject;
 	m.subject_ref = c->subject_ref;
 	m.list_unsubscribe = c->unsubscribe;
-	m.date = text_now();
+	m.date = c->date;
 	m.lang = c->lang;
 	m.body = body;
-	if (mime_compose(&m, &out->message, &out->len, err, errlen))
-		goto cleanup;
-	digest_sha256_hex(out->message, out->len, out->sha256);
-	snprintf(out->sender, sizeof(out->sender), "%s%sbounce@%s", cfg->reply_local,
-		 cfg->delimiter, cfg->reply_domain);
-	snprintf(out->rcpt, sizeof(out->rcpt), "%s", a->email);
-	rc = 0;
+	rc = mime_compose(&m, out, outlen, err, errlen);
 cleanup:
 	free(subject);
 	free(body);
 	return rc;
+}
+
+static int compose(const config *cfg, const template_set *ts, const account *a,
+		   const compose_args *c, outmail *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (render(cfg, ts, a, c, &out->message, &out->len, err, errlen))
+		return -1;
+	digest_sha256_hex(out->message, out->len, out->sha256);
+	snprintf(out->sender, sizeof(out->sender), "%s%sbounce@%s", cfg->reply_local,
+		 cfg->delimiter, cfg->reply_domain);
+	snprintf(out->rcpt, sizeof(out->rcpt), "%s", a->email);
+	return 0;
+}
+
+/* vars_token_swap - point the "token" variable at another value. */
+static void vars_token_swap(tpl_var *vars, size_t n, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(vars[i].name, "token"))
+			vars[i].value = value;
 }
 
 static void unsubscribe_uri(const config *cfg, const char *purpose, const char *lang,
@@ -98,7 +117,7 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 	const char *lang = lang_of(cfg, a);
 	char reply[ADDR_MAX + 1], withdraw[ADDR_MAX + 1], msgid[ADDR_MAX + 16];
 	char exp[64], version[16], days[16], unsub[ADDR_MAX + 40];
-	const tpl_var vars[] = {
+	tpl_var vars[] = {
 		{ "service_name", cfg->service_name },
 		{ "service_address", cfg->service_address },
 		{ "controller", cfg->controller },
@@ -115,8 +134,17 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 		{ "lifetime_days", days },
 	};
 	compose_args c = { TPL_REQUEST, lang, vars, sizeof(vars) / sizeof(vars[0]),
-			   msgid, reply, token, unsub };
+			   msgid, reply, token, unsub, text_now() };
+	const char *description = strcmp(lang, "de") ? p->description_en : p->description_de;
+	char masked[TOKEN_SIZE];
+	size_t masked_len;
 
+	if (!cfg->controller[0] || !description || !*description) {
+		snprintf(err, errlen, "cannot ask for consent without saying who asks and which "
+			 "data: set [service] controller and description_%s of [purpose %s] in %s",
+			 lang, p->name, cfg->path);
+		return -1;
+	}
 	snprintf(reply, sizeof(reply), "%s%s%s@%s", cfg->reply_local, cfg->delimiter, token,
 		 cfg->reply_domain);
 	snprintf(msgid, sizeof(msgid), "consent.%s@%s", token, cfg->reply_domain);
@@ -125,7 +153,24 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 	when(expires, lang, exp, sizeof(exp));
 	snprintf(version, sizeof(version), "%d", p->version);
 	snprintf(days, sizeof(days), "%d", cfg->lifetime_days);
-	return compose(cfg, ts, a, &c, out, err, errlen);
+	if (compose(cfg, ts, a, &c, out, err, errlen))
+		return -1;
+	/* The evidence copy: the same mail (same date, same layout: 'x' is as
+	 * plain in quoted-printable as a hex digit) without a usable token. */
+	memset(masked, 'x', TOKEN_LEN);
+	masked[TOKEN_LEN] = '\0';
+	vars_token_swap(vars, sizeof(vars) / sizeof(vars[0]), masked);
+	snprintf(reply, sizeof(reply), "%s%s%s@%s", cfg->reply_local, cfg->delimiter, masked,
+		 cfg->reply_domain);
+	snprintf(msgid, sizeof(msgid), "consent.%s@%s", masked, cfg->reply_domain);
+	c.subject_ref = masked;
+	if (render(cfg, ts, a, &c, &out->masked, &masked_len, err, errlen) ||
+	    masked_len != out->len) {
+		snprintf(err, errlen, "internal error: the evidence copy differs in length");
+		outmail_clear(out);
+		return -1;
+	}
+	return 0;
 }
 
 int outmail_receipt(const config *cfg, const template_set *ts, enum template_id id,
@@ -148,7 +193,7 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 		{ "withdraw_address", withdraw },
 	};
 	compose_args c = { id, lang, vars, sizeof(vars) / sizeof(vars[0]),
-			   msgid, NULL, NULL, unsub };
+			   msgid, withdraw, NULL, unsub, text_now() };
 
 	if (digest_random(rnd, sizeof(rnd))) {
 		snprintf(err, errlen, "no random bytes for a Message-ID");
@@ -162,26 +207,11 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 	return compose(cfg, ts, a, &c, out, err, errlen);
 }
 
-char *outmail_mask_token(const char *message, size_t len, const char *token)
-{
-	char *copy = xmalloc(len + 1), *p = copy, *end = copy + len;
-	size_t tl = strlen(token);
-
-	memcpy(copy, message, len);
-	copy[len] = '\0';
-	if (!tl)
-		return copy;
-	while ((p = memmem(p, (size_t)(end - p), token, tl))) {
-		memset(p, 'x', tl);
-		p += tl;
-	}
-	return copy;
-}
-
 void outmail_clear(outmail *m)
 {
 	if (!m)
 		return;
 	free(m->message);
-	m->message = NULL;
+	free(m->masked);
+	m->message = m->masked = NULL;
 }

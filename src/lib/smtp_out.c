@@ -10,6 +10,7 @@
  * SMTP_EV_EXTNA_STARTTLS and sends nothing.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,9 @@
 typedef struct session_ctx {
 	smtp_job_done_fn done;
 	void *arg;
-	int port;
+	int (*stop)(void);
+	int port, fd;                      /* the SMTP socket, -1 until known */
+	bool auth, tls_verify;
 	char user[256];
 	char password[PASSWORD_MAX];
 	char problem[SMTP_RESPONSE_MAX];   /* connection-level */
@@ -68,8 +71,16 @@ static void status_text(const smtp_status_t *st, char *out, size_t outlen)
 		snprintf(out, outlen, "%d %s", st->code, text);
 }
 
+/* auth_refusal - an answer that means "who are you" rather than "no". */
+static bool auth_refusal(const smtp_status_t *st)
+{
+	return st->code == 530 || st->code == 535 || st->code == 554 ||
+	       (st->enh_class == 5 && st->enh_subject == 7);
+}
+
 /* classify - the job's fate from the statuses libESMTP recorded. */
-static void classify(smtp_message_t m, smtp_recipient_t r, smtp_job *job)
+static void classify(const session_ctx *ctx, smtp_message_t m, smtp_recipient_t r,
+		     smtp_job *job)
 {
 	const smtp_status_t *mail = smtp_reverse_path_status(m);
 	const smtp_status_t *rcpt = r ? smtp_recipient_status(r) : NULL;
@@ -85,7 +96,8 @@ static void classify(smtp_message_t m, smtp_recipient_t r, smtp_job *job)
 	else if (data && data->code == 503 && rcpt && rcpt->code >= 400)
 		worst = rcpt;
 	if (worst) {
-		job->status = worst->code >= 500 ? SMTP_JOB_FAILED : SMTP_JOB_DEFERRED;
+		job->status = worst->code >= 500 && !(ctx->auth && auth_refusal(worst))
+			      ? SMTP_JOB_FAILED : SMTP_JOB_DEFERRED;
 		status_text(worst, job->response, sizeof(job->response));
 		return;
 	}
@@ -117,22 +129,23 @@ static void report(session_ctx *ctx, smtp_message_t m)
 	if (!job || job->reported)
 		return;
 	smtp_enumerate_recipients(m, first_recipient, &r);
-	classify(m, r, job);
+	classify(ctx, m, r, job);
 	if (job->status == SMTP_JOB_UNTRIED)
 		return;   /* decided after the session */
 	job->reported = 1;
 	ctx->done(job, ctx->arg);
+	if (ctx->stop && ctx->stop() && ctx->fd >= 0)
+		shutdown(ctx->fd, SHUT_RDWR);   /* the rest come back untried */
 }
 
-/* nodelay - switch off Nagle on the session's socket. libESMTP writes a
- * message in 2 KiB pieces and does not expose its socket; with Nagle the
- * last piece waits for the peer's delayed ACK, 40 ms per message. The
- * socket is the one TCP stream connected to the server's port. */
-static void nodelay(int port)
+/* find_socket - libESMTP does not expose its socket; after SMTP_EV_CONNECT
+ * it is the one TCP stream of this process connected to the server's port
+ * (fds 0-2 are never it: consentd keeps them open). -1 if not found. */
+static int find_socket(int port)
 {
 	struct sockaddr_storage peer;
 	socklen_t len;
-	int fd, type, one = 1;
+	int fd, type, found = -1;
 
 	for (fd = 3; fd < 1024; fd++) {
 		len = sizeof(type);
@@ -145,20 +158,25 @@ static void nodelay(int port)
 		     ntohs(((struct sockaddr_in *)&peer)->sin_port) == port) ||
 		    (peer.ss_family == AF_INET6 &&
 		     ntohs(((struct sockaddr_in6 *)&peer)->sin6_port) == port))
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			found = fd;   /* the newest (highest) one */
 	}
+	return found;
 }
 
 static void on_event(smtp_session_t s, int event, void *arg, ...)
 {
 	session_ctx *ctx = arg;
 	va_list ap;
-	int *ok;
+	int *ok, one = 1;
 
 	va_start(ap, arg);
 	switch (event) {
 	case SMTP_EV_CONNECT:
-		nodelay(ctx->port);
+		/* Nagle off: libESMTP writes a message in 2 KiB pieces and the last
+		 * one would wait for the peer's delayed ACK, 40 ms per message. */
+		ctx->fd = find_socket(ctx->port);
+		if (ctx->fd >= 0)
+			setsockopt(ctx->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		break;
 	case SMTP_EV_MESSAGESENT:
 		report(ctx, va_arg(ap, smtp_message_t));
@@ -170,15 +188,17 @@ static void on_event(smtp_session_t s, int event, void *arg, ...)
 	case SMTP_EV_INVALID_PEER_CERTIFICATE:
 		(void)va_arg(ap, long);
 		ok = va_arg(ap, int *);
-		*ok = 0;   /* an untrusted certificate is not accepted */
-		snprintf(ctx->problem, sizeof(ctx->problem),
-			 "server certificate not trusted; nothing sent");
+		*ok = !ctx->tls_verify;   /* try: encrypted is better than clear */
+		if (ctx->tls_verify)
+			snprintf(ctx->problem, sizeof(ctx->problem),
+				 "server certificate not trusted; nothing sent");
 		break;
 	case SMTP_EV_WRONG_PEER_CERTIFICATE:
 		ok = va_arg(ap, int *);
-		*ok = 0;
-		snprintf(ctx->problem, sizeof(ctx->problem),
-			 "server certificate does not match the host name; nothing sent");
+		*ok = !ctx->tls_verify;
+		if (ctx->tls_verify)
+			snprintf(ctx->problem, sizeof(ctx->problem), "server certificate does "
+				 "not match the host name; nothing sent");
 		break;
 	default:
 		break;
@@ -224,23 +244,29 @@ static int read_password(const char *path, char *out, size_t outlen, char *err, 
 	return 0;
 }
 
-int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, smtp_job_done_fn done,
-		  void *arg, char *session_err, size_t errlen)
+int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, int (*stop)(void),
+		  smtp_job_done_fn done, void *arg, char *session_err, size_t errlen)
 {
 	session_ctx ctx;
 	smtp_session_t s = NULL;
 	smtp_message_t *msgs = NULL;
 	auth_context_t auth = NULL;
 	char server[200], buf[48];
+	/* The reply to the end of data keeps RFC 5321's 10 minutes: a server
+	 * still filtering would otherwise accept a mail we then send again. */
 	static const int timeouts[] = { Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
-					Timeout_TRANSFER, Timeout_DATA2 };
+					Timeout_TRANSFER };
 	size_t i;
 	int rc = -1, e;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.done = done;
 	ctx.arg = arg;
+	ctx.stop = stop;
 	ctx.port = cfg->smtp_port;
+	ctx.fd = -1;
+	ctx.auth = *cfg->smtp_user != '\0';
+	ctx.tls_verify = cfg->smtp_starttls == TLS_REQUIRE;
 	session_err[0] = '\0';
 	if (*cfg->smtp_user) {
 		if (!*cfg->smtp_password_file) {
@@ -287,11 +313,8 @@ int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, smtp_job_done_fn 
 		smtp_message_set_application_data_release(msgs[i], &jobs[i], NULL);
 	}
 	if (!smtp_start_session(s) && !ctx.problem[0]) {
+		/* smtp_errno is only meaningful here: libESMTP never resets it. */
 		e = smtp_errno();
-		snprintf(ctx.problem, sizeof(ctx.problem), "%s: %s", server,
-			 smtp_strerror(e, buf, sizeof(buf)));
-	} else if ((e = smtp_errno()) != 0 && !ctx.problem[0]) {
-		/* e.g. the server dropped the connection mid-session */
 		snprintf(ctx.problem, sizeof(ctx.problem), "%s: %s", server,
 			 smtp_strerror(e, buf, sizeof(buf)));
 	}
@@ -302,9 +325,10 @@ int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, smtp_job_done_fn 
 		if (jobs[i].reported)
 			continue;
 		smtp_enumerate_recipients(msgs[i], first_recipient, &r);
-		classify(msgs[i], r, &jobs[i]);
-		if (jobs[i].status == SMTP_JOB_UNTRIED && ctx.problem[0])
-			snprintf(jobs[i].response, sizeof(jobs[i].response), "%s", ctx.problem);
+		classify(&ctx, msgs[i], r, &jobs[i]);
+		if (jobs[i].status == SMTP_JOB_UNTRIED)
+			snprintf(jobs[i].response, sizeof(jobs[i].response), "%s",
+				 ctx.problem[0] ? ctx.problem : "not attempted: the connection ended");
 		jobs[i].reported = 1;
 		done(&jobs[i], arg);
 	}

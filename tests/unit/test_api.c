@@ -33,9 +33,12 @@ static void write_config(void)
 	fp = fopen(conf_path, "w");
 	assert_non_null(fp);
 	fprintf(fp, "[service]\naddress = dsb@example.org\nreply_domain = example.org\n"
+		"controller = Example GmbH, Weg 1, 10115 Berlin\n"
 		"[store]\npath = %s/c.db\n"
 		"[purpose log-linking]\ntitle_de = Verknüpfung\ntitle_en = Linking\n"
-		"[purpose telemetry]\ntitle_de = Telemetrie\ntitle_en = Telemetry\n", dir);
+		"description_de = Kontodaten und Protokolle\ndescription_en = account data and logs\n"
+		"[purpose telemetry]\ntitle_de = Telemetrie\ntitle_en = Telemetry\n"
+		"description_de = Nutzungsdaten\ndescription_en = usage data\n", dir);
 	fclose(fp);
 }
 

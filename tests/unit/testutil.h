@@ -116,6 +116,7 @@ static inline int tu_contains(const char *hay, size_t n, const char *needle)
 	"[service]\n" \
 	"address = datenschutz@cloudwerk.example\n" \
 	"reply_domain = cloudwerk.example\n" \
+	"controller = CloudWerk GmbH, Musterstraße 1, 10115 Berlin\n" \
 	"default_lang = %s\n" \
 	"[store]\n" \
 	"path = %s/consentd.db\n" \
@@ -125,9 +126,13 @@ static inline int tu_contains(const char *hay, size_t n, const char *needle)
 	"[purpose log-linking]\n" \
 	"title_de = Verknüpfung Ihrer Daten mit Protokolldaten\n" \
 	"title_en = Linking your personal data with log data\n" \
+	"description_de = Kontodaten mit Protokolldaten der Server\n" \
+	"description_en = account data with server log data\n" \
 	"[purpose testimonials]\n" \
 	"title_de = Kundenstimmen mit Namen\n" \
-	"title_en = Testimonials with your name\n"
+	"title_en = Testimonials with your name\n" \
+	"description_de = Ihr Name neben Ihrer Kundenstimme\n" \
+	"description_en = your name next to your testimonial\n"
 
 /* TU_SCHEMA1_SQL - schema 1, as migrations[0] in src/lib/store.c creates it
  * (schema 1 was never released in another form). */
