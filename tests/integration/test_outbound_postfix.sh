@@ -48,6 +48,7 @@ msg=$(newest test@example.test)
 run "$MAILCHECK" "$msg"
 expect_match "$OUT" "HEADER: Message-ID: <receipt\.[0-9a-f]+@cloudwerk.example>" "receipt Message-ID"
 expect_match "$OUT" "HEADER: List-Unsubscribe: <mailto:consent\+withdraw-log-linking@" "receipt says how to withdraw"
+expect_match "$OUT" "HEADER: Reply-To: <consent\+withdraw-log-linking@cloudwerk.example>" "answering the receipt reaches the consent mailbox"
 
 ctl account add t2 nobody-here@example.test >/dev/null
 ctl request t2 log-linking >/dev/null

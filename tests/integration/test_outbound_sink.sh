@@ -150,16 +150,47 @@ expect_eq "$(outbox_states)" "deferred:1 failed:1 sent:5" "no STARTTLS offered: 
 expect_match "$(sqlite3 "$DB" "SELECT last_response FROM outbox WHERE state='deferred'")" "STARTTLS required" "reason recorded"
 expect_no_match "$(cat "$SCRATCH/sink.log")" "MAIL FROM" "not a single command sent in clear"
 
+# ---- mail of a closed request or a changed address is never sent ----
+write_conf -e "s#^port = 25#port = $PORT#" -e "s#^timeout = 60#timeout = 2#"
+start_sink -r RCPT
+ctl account add c1 c1@example.test >/dev/null
+ctl account add c2 c2@example.test >/dev/null
+ctl request c1 log-linking >/dev/null
+ctl request c2 log-linking >/dev/null
+make_due
+run daemon_once
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE state = 'deferred' AND rcpt LIKE 'c_@example.test'")" "2" "both deferred by a 4xx"
+rm -f "$DUMP"/*
+ctl request c1 log-linking --resend >/dev/null
+ctl account set-email c2 c2.new@example.test >/dev/null
+rm -f "$DUMP"/*
+start_sink
+make_due
+run daemon_once
+expect_eq "$(grep -l 'c1@example.test' "$DUMP"/* 2>/dev/null | wc -l)" "1" "only the new request reaches c1, not the superseded one"
+expect_eq "$(grep -l 'c2@example.test' "$DUMP"/* 2>/dev/null | wc -l)" "0" "nothing goes to c2's old address"
+expect_match "$(ctl outbox list --state cancelled)" "c2@example.test .*primary address changed" "the old-address mail is cancelled, with the reason"
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE state IN ('cancelled', 'failed', 'sent') AND kind = 'request' AND (token IS NOT NULL OR instr(message, 'consent+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@') = 0)")" "0" "cancelled and failed requests keep no usable token"
+
 # ---- AUTH from a 0600 password file ----
 printf 's3cret\n' > "$SCRATCH/smtp.secret"
 chmod 600 "$SCRATCH/smtp.secret"
 write_conf -e "s#^port = 25#port = $PORT#" -e "s#^timeout = 60#timeout = 2#" \
 	-e "s#^user =\$#user = consentd#" -e "0,/^password_file =\$/s##password_file = $SCRATCH/smtp.secret#"
 start_sink -v
-make_due
+ctl account add f7 f7@example.test >/dev/null
+ctl request f7 log-linking >/dev/null
 run daemon_once
-expect_eq "$(outbox_states)" "failed:1 sent:6" "sent with AUTH"
+expect_eq "$(sqlite3 "$DB" "SELECT state FROM outbox WHERE rcpt = 'f7@example.test'")" "sent" "sent with AUTH"
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE state NOT IN ('sent', 'failed', 'cancelled')")" "0" "nothing left waiting"
 expect_match "$(cat "$SCRATCH/sink.log")" "AUTH PLAIN $(printf '\0consentd\0s3cret' | base64)" "AUTH PLAIN with user and password from the file"
+# A refused login must not fail mail for good (a rotated password).
+start_sink -f AUTH,RCPT -B "554 5.7.1 <f6@example.test>: Relay access denied"
+ctl account add f6 f6@example.test >/dev/null
+ctl request f6 log-linking >/dev/null
+run daemon_once
+expect_eq "$(sqlite3 "$DB" "SELECT state FROM outbox WHERE rcpt = 'f6@example.test'")" "deferred" "AUTH refused: deferred, not failed"
+sqlite3 "$DB" "UPDATE outbox SET state = 'cancelled' WHERE rcpt = 'f6@example.test'"
 write_conf -e "s#^port = 25#port = $PORT#" -e "s#^timeout = 60#timeout = 2#"
 
 # ---- kill -9 while sending: restart finishes, duplicates <= in flight ----
