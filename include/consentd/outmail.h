@@ -27,12 +27,10 @@
 #include "template.h"
 
 typedef struct outmail {
-	char *message;                  /* CRLF bytes, malloc'd */
+	char *message;                  /* CRLF bytes, malloc'd; a request's with
+					 * its token as 'x' x 32: what is stored */
 	size_t len;
-	char *masked;                   /* requests: the same mail rendered with
-					 * the token as 'x' x 32, same length and
-					 * layout; kept as evidence once sent */
-	char sha256[SHA256_HEX];        /* of message */
+	char sha256[SHA256_HEX];        /* of the mail as sent (token in) */
 	char sender[ADDR_MAX + 1];      /* envelope */
 	char rcpt[ADDR_MAX + 1];
 } outmail;
@@ -53,6 +51,11 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 
 /* outmail_withdraw_address - LOCAL<delim>withdraw-PURPOSE@DOMAIN. */
 void outmail_withdraw_address(const config *cfg, const char *purpose, char out[ADDR_MAX + 1]);
+
+/* outmail_unmask - the mail as sent: every 'x' x 32 of a stored request
+ * replaced by its token. malloc'd. The caller checks the result against the
+ * stored SHA-256. */
+char *outmail_unmask(const char *message, size_t len, const char *token);
 
 /* outmail_clear - free the message; NULL-safe. */
 void outmail_clear(outmail *m);

@@ -202,17 +202,17 @@ typedef struct outbox_new {
 	const char *purpose;          /* "" when none */
 	const char *token;            /* plaintext token in the message, or NULL */
 	const char *sender, *rcpt;    /* envelope */
-	const char *message;          /* CRLF bytes */
+	const char *message;          /* CRLF bytes; a request's with its token as
+				       * 'x' x 32 (outmail_unmask restores it) */
 	size_t message_len;
-	const char *sha256;           /* of message */
-	const char *masked;           /* message with the token as x's (same length), or NULL */
+	const char *sha256;           /* of the mail as it will be sent */
 } outbox_new;
 
 int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out);
 int store_outbox_delete_account(store *st, int64_t acct);
 
 /* store_outbox_cancel_request - a queued or deferred mail of a request that
- * is no longer open is cancelled; it keeps only the masked copy. */
+ * is no longer open is cancelled and loses its plaintext token. */
 int store_outbox_cancel_request(store *st, int64_t request);
 
 /* A claimed row; the strings are malloc'd (outbox_item_clear frees them). */
@@ -220,6 +220,7 @@ typedef struct outbox_item {
 	int64_t id, acct, request, created;
 	int attempts;                 /* including this one */
 	char kind[32], purpose[PURPOSE_NAME_MAX + 1];
+	char sha256[SHA256_HEX];
 	char *sender, *rcpt, *message, *token;
 	size_t message_len;
 } outbox_item;
@@ -236,8 +237,8 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 /* store_outbox_result - record the outcome of a claimed row, in its own
  * transaction: state sent, deferred, failed, cancelled or queued (released
  * untried: the attempt is not counted). A row that is done (sent, failed,
- * cancelled) keeps only the masked copy of its mail and loses its
- * plaintext token; message, when non-NULL, replaces the stored bytes. */
+ * cancelled) loses its plaintext token; message, when non-NULL, replaces
+ * the stored bytes. */
 int store_outbox_result(store *st, int64_t id, const char *state, const char *response,
 			int64_t next_attempt, int64_t done, const char *message,
 			size_t message_len);

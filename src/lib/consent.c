@@ -247,7 +247,6 @@ int consent_request(store *st, const config *cfg, const template_set *ts, const 
 	ob.message = mail.message;
 	ob.message_len = mail.len;
 	ob.sha256 = mail.sha256;
-	ob.masked = mail.masked;
 	if ((rc = store_outbox_insert(st, &ob, &out->outbox)))
 		goto cleanup;
 	event_init(&ev, &a, purpose, EV_REQUEST, CHANNEL_STAFF);

@@ -14,6 +14,7 @@
 
 #include "consentd/outbox.h"
 #include "consentd/digest.h"
+#include "consentd/outmail.h"
 #include "consentd/smtp_out.h"
 #include "consentd/text.h"
 
@@ -174,6 +175,23 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 				record(&r, &items[i], "cancelled", "not sent: the account's primary "
 				       "address changed after this mail was queued", 0);
 				continue;
+			}
+			/* The bytes as sent: the stored copy with its token put back,
+			 * checked against the hash the ledger holds. */
+			if (items[i].token) {
+				char *real = outmail_unmask(items[i].message, items[i].message_len,
+							    items[i].token);
+				char sha[SHA256_HEX];
+
+				digest_sha256_hex(real, items[i].message_len, sha);
+				digest_wipe(items[i].message, items[i].message_len);
+				free(items[i].message);
+				items[i].message = real;
+				if (strcmp(sha, items[i].sha256)) {
+					record(&r, &items[i], "failed", "not sent: the stored mail "
+					       "does not match its SHA-256 (evidence damaged)", 0);
+					continue;
+				}
 			}
 			jobs[nj].id = items[i].id;
 			jobs[nj].sender = items[i].sender;

@@ -136,8 +136,8 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 	compose_args c = { TPL_REQUEST, lang, vars, sizeof(vars) / sizeof(vars[0]),
 			   msgid, reply, token, unsub, text_now() };
 	const char *description = strcmp(lang, "de") ? p->description_en : p->description_de;
-	char masked[TOKEN_SIZE];
-	size_t masked_len;
+	char masked[TOKEN_SIZE], *stored = NULL, *back = NULL;
+	size_t stored_len = 0;
 
 	if (!cfg->controller[0] || !description || !*description) {
 		snprintf(err, errlen, "cannot ask for consent without saying who asks and which "
@@ -155,8 +155,10 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 	snprintf(days, sizeof(days), "%d", cfg->lifetime_days);
 	if (compose(cfg, ts, a, &c, out, err, errlen))
 		return -1;
-	/* The evidence copy: the same mail (same date, same layout: 'x' is as
-	 * plain in quoted-printable as a hex digit) without a usable token. */
+	/* What is stored: the same mail (same date, same layout: 'x' is as
+	 * plain in quoted-printable as a hex digit) with 'x' x 32 for the
+	 * token. It must give back exactly the mail as sent, or nothing is
+	 * queued (a value holding 32 x's in a row would break that). */
 	memset(masked, 'x', TOKEN_LEN);
 	masked[TOKEN_LEN] = '\0';
 	vars_token_swap(vars, sizeof(vars) / sizeof(vars[0]), masked);
@@ -164,13 +166,24 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 		 cfg->reply_domain);
 	snprintf(msgid, sizeof(msgid), "consent.%s@%s", masked, cfg->reply_domain);
 	c.subject_ref = masked;
-	if (render(cfg, ts, a, &c, &out->masked, &masked_len, err, errlen) ||
-	    masked_len != out->len) {
-		snprintf(err, errlen, "internal error: the evidence copy differs in length");
-		outmail_clear(out);
-		return -1;
+	if (render(cfg, ts, a, &c, &stored, &stored_len, err, errlen))
+		goto fail;
+	back = outmail_unmask(stored, stored_len, token);
+	if (stored_len != out->len || memcmp(back, out->message, out->len)) {
+		snprintf(err, errlen, "the request cannot be stored without its token: a "
+			 "template or value holds 32 x in a row");
+		goto fail;
 	}
+	digest_wipe(out->message, out->len);
+	free(out->message);
+	out->message = stored;
+	free(back);
 	return 0;
+fail:
+	free(stored);
+	free(back);
+	outmail_clear(out);
+	return -1;
 }
 
 int outmail_receipt(const config *cfg, const template_set *ts, enum template_id id,
@@ -207,11 +220,27 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 	return compose(cfg, ts, a, &c, out, err, errlen);
 }
 
+char *outmail_unmask(const char *message, size_t len, const char *token)
+{
+	char *copy = xmalloc(len + 1), *p = copy, *end = copy + len;
+	char mask[TOKEN_LEN];
+
+	memcpy(copy, message, len);
+	copy[len] = '\0';
+	if (!token || strlen(token) != TOKEN_LEN)
+		return copy;
+	memset(mask, 'x', TOKEN_LEN);
+	while ((p = memmem(p, (size_t)(end - p), mask, TOKEN_LEN))) {
+		memcpy(p, token, TOKEN_LEN);
+		p += TOKEN_LEN;
+	}
+	return copy;
+}
+
 void outmail_clear(outmail *m)
 {
 	if (!m)
 		return;
 	free(m->message);
-	free(m->masked);
-	m->message = m->masked = NULL;
+	m->message = NULL;
 }

@@ -85,9 +85,8 @@ static const char *const migrations[] = {
 	/* 2: the outbox carries the rendered mail and its delivery state */
 	"ALTER TABLE outbox ADD COLUMN sender TEXT;"        /* envelope sender */
 	"ALTER TABLE outbox ADD COLUMN rcpt TEXT;"          /* envelope recipient */
-	"ALTER TABLE outbox ADD COLUMN message BLOB;"       /* exact bytes, CRLF */
-	"ALTER TABLE outbox ADD COLUMN sha256 TEXT;"        /* of those bytes as sent */
-	"ALTER TABLE outbox ADD COLUMN masked BLOB;"        /* the same, token as x's */
+	"ALTER TABLE outbox ADD COLUMN message BLOB;"       /* the mail, CRLF, token as x's */
+	"ALTER TABLE outbox ADD COLUMN sha256 TEXT;"        /* of the mail as sent, token in */
 	"ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE outbox ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE outbox ADD COLUMN lease_until INTEGER;"
@@ -194,12 +193,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_REQUESTS_DUE_ACCT] = "SELECT " REQUEST_COLS " FROM request WHERE state = 'open'"
 		" AND expires <= ?1 AND acct = ?3 ORDER BY expires, id LIMIT ?2",
 	[S_REQUESTS_CLOSE_ACCT] = "UPDATE request SET state = ?2 WHERE acct = ?1 AND state = 'open'",
-	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL,"
-		" message = ifnull(masked, message), masked = NULL"
+	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL"
 		" WHERE request = ?1 AND state IN ('queued', 'deferred')",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
-		" created, sender, rcpt, message, sha256, next_attempt, masked)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?6, ?11)",
+		" created, sender, rcpt, message, sha256, next_attempt)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?6)",
 	[S_OUTBOX_DUE] = "SELECT id FROM outbox WHERE state IN ('queued', 'deferred')"
 		" AND next_attempt <= ?1"
 		" UNION SELECT id FROM outbox WHERE state = 'sending' AND lease_until <= ?1"
@@ -207,14 +205,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', lease_until = ?2,"
 		" attempts = attempts + 1 WHERE id = ?1"
 		" RETURNING id, kind, acct, purpose, ifnull(request, 0), sender, rcpt, message,"
-		" token, attempts, created",
+		" token, attempts, created, sha256",
 	[S_OUTBOX_RESULT] = "UPDATE outbox SET state = ?2, last_response = ?3,"
 		" next_attempt = ?4, done = ?5, lease_until = NULL,"
 		" attempts = attempts - ?6,"
-		" message = CASE WHEN ?7 IS NOT NULL THEN ?7"
-		"  WHEN ?2 IN ('sent', 'failed', 'cancelled') THEN ifnull(masked, message)"
-		"  ELSE message END,"
-		" masked = CASE WHEN ?2 IN ('sent', 'failed', 'cancelled') THEN NULL ELSE masked END,"
+		" message = CASE WHEN ?7 IS NOT NULL THEN ?7 ELSE message END,"
 		" token = CASE WHEN ?2 IN ('sent', 'failed', 'cancelled') THEN NULL ELSE token END"
 		" WHERE id = ?1 AND state = 'sending'",
 	[S_OUTBOX_LIST_ALL] = "SELECT o.id, o.kind, o.state, o.purpose, ifnull(a.id, ''),"
@@ -1148,6 +1143,7 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 		it->token = col_dup(s, 8);
 		it->attempts = sqlite3_column_int(s, 9);
 		it->created = sqlite3_column_int64(s, 10);
+		col_copy(s, 11, it->sha256, sizeof(it->sha256));
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
@@ -1279,8 +1275,6 @@ int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)
 	bind_text(s, 8, row->rcpt);
 	sqlite3_bind_blob(s, 9, row->message, (int)row->message_len, SQLITE_TRANSIENT);
 	bind_text(s, 10, row->sha256);
-	if (row->masked)
-		sqlite3_bind_blob(s, 11, row->masked, (int)row->message_len, SQLITE_TRANSIENT);
 	if ((rc = run(st, s, "queue mail")))
 		return rc;
 	if (id_out)

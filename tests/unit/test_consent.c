@@ -312,16 +312,42 @@ static void sha256_hex(const void *data, size_t n, char out[SHA256_HEX])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* expect_rendered - r holds a rendered mail to rcpt: bytes, their SHA-256,
- * the envelope sender of the service, CRLF line ends. */
+/* unmasked - a copy of the stored mail with every run of 32 'x' replaced by
+ * token: the bytes as sent (a request is stored without its token). */
+static char *unmasked(const mail_row *r)
+{
+	char *copy = malloc(r->len + 1);
+	size_t i, k;
+
+	assert_non_null(copy);
+	memcpy(copy, r->message, r->len);
+	copy[r->len] = '\0';
+	for (i = 0; r->has_token && i + 32 <= r->len; i++) {
+		for (k = 0; k < 32 && copy[i + k] == 'x'; k++)
+			;
+		if (k == 32) {
+			memcpy(copy + i, r->token, 32);
+			i += 31;
+		}
+	}
+	return copy;
+}
+
+/* expect_rendered - r holds a rendered mail to rcpt: bytes, the SHA-256 of
+ * the mail as sent, the envelope sender of the service, CRLF line ends; a
+ * request's stored copy holds no token, only 'x' x 32 in its place. */
 static void expect_rendered(fixture *f, const mail_row *r, const char *rcpt)
 {
-	char sha[SHA256_HEX], sender[320];
+	char sha[SHA256_HEX], sender[320], *sent;
 	size_t i;
 
 	if (!r->message || r->len == 0)
 		fail_msg("outbox #%" PRId64 " (%s): no rendered message", r->id, r->kind);
-	sha256_hex(r->message, r->len, sha);
+	if (r->has_token && memmem(r->message, r->len, r->token, strlen(r->token)))
+		fail_msg("outbox #%" PRId64 ": the stored mail holds the plaintext token", r->id);
+	sent = unmasked(r);
+	sha256_hex(sent, r->len, sha);
+	free(sent);
 	assert_string_equal(r->sha256, sha);
 	assert_string_equal(r->rcpt, rcpt);
 	snprintf(sender, sizeof(sender), "%s%sbounce@%s", f->cfg->reply_local,
@@ -841,7 +867,7 @@ static void test_request_renders_mail(void **state)
 	mail_row rows[4];
 	request_row open;
 	struct ledger_look l;
-	char want[128], th[SHA256_HEX];
+	char want[128], th[SHA256_HEX], *sent;
 	int n;
 
 	request_ok(f, "acct-1", "log-linking", false, &info);
@@ -854,8 +880,9 @@ static void test_request_renders_mail(void **state)
 	assert_int_equal(rows[0].request, info.request);
 	expect_rendered(f, &rows[0], "erika.mustermann@example.org");
 
-	/* The token is in the row and in the mail (Reply-To, Message-ID); the
-	 * request stores only its hash. */
+	/* The token is in the row, and in the mail as sent (Reply-To,
+	 * Message-ID); the stored copy has 'x' x 32 there; the request stores
+	 * only its hash. */
 	assert_true(rows[0].has_token);
 	assert_int_equal(strlen(rows[0].token), TOKEN_LEN);
 	assert_int_equal(open_requests(f, a.key, &open), 1);
@@ -863,10 +890,13 @@ static void test_request_renders_mail(void **state)
 	assert_string_equal(open.token_hash, th);
 	sha256_hex(rows[0].token, TOKEN_LEN, th);
 	assert_string_equal(open.token_hash, th);
+	expect_contains(rows[0].message, "consent+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@cloudwerk.example");
+	sent = unmasked(&rows[0]);
 	snprintf(want, sizeof(want), "consent+%s@cloudwerk.example", rows[0].token);
-	expect_contains(rows[0].message, want);
+	expect_contains(sent, want);
 	snprintf(want, sizeof(want), "consent.%s@cloudwerk.example", rows[0].token);
-	expect_contains(rows[0].message, want);
+	expect_contains(sent, want);
+	free(sent);
 
 	/* The text the person is shown, in the ledger. */
 	l = look(f, a.key);
