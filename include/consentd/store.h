@@ -223,6 +223,8 @@ typedef struct outbox_item {
 	char sha256[SHA256_HEX];
 	char *sender, *rcpt, *message, *token;
 	size_t message_len;
+	bool address_changed;         /* the account's primary address is not rcpt
+				       * any more (or the account is gone) */
 } outbox_item;
 
 void outbox_item_clear(outbox_item *it);

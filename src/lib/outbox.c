@@ -113,18 +113,6 @@ static void job_done(smtp_job *job, void *arg)
 	record(r, it, "deferred", job->response, now + outbox_backoff(it->attempts));
 }
 
-/* address_changed - the account's primary address is no longer the one
- * this mail was rendered for (or the account is gone). */
-static int address_changed(store *st, const outbox_item *it, bool *out)
-{
-	account a;
-	int rc = store_account_get_key(st, it->acct, &a);
-
-	digest_wipe(a.hkey, sizeof(a.hkey));
-	*out = rc == STORE_NOTFOUND || (rc == STORE_OK && (!it->rcpt || strcmp(a.email, it->rcpt)));
-	return rc == STORE_NOTFOUND ? STORE_OK : rc;
-}
-
 int outbox_reclaim(store *st, int *n_out)
 {
 	return store_outbox_reclaim_sending(st, n_out);
@@ -165,13 +153,7 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 		r.arg = arg;
 		r.stats = out;
 		for (i = 0, nj = 0; i < n; i++) {
-			bool changed;
-
-			if ((rc = address_changed(st, &items[i], &changed))) {
-				snprintf(err, errlen, "%s", store_errmsg(st));
-				goto cleanup;
-			}
-			if (changed) {
+			if (items[i].address_changed) {
 				record(&r, &items[i], "cancelled", "not sent: the account's primary "
 				       "address changed after this mail was queued", 0);
 				continue;
@@ -220,7 +202,6 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 		if (nj && r.progress == 0)
 			break;   /* unreachable or refusing everything: wait for backoff */
 	}
-cleanup:
 	for (i = 0; i < OUTBOX_BATCH; i++)
 		outbox_item_clear(&items[i]);
 	if (store_sync_full(st, true) && !rc) {

@@ -97,7 +97,7 @@ static const char *const migrations[] = {
 	"rendering existed (schema 1); request again', token = NULL"
 	" WHERE message IS NULL AND state = 'queued';"
 	"DROP INDEX outbox_state;"
-	"CREATE INDEX outbox_due ON outbox(next_attempt, id) WHERE state IN ('queued', 'deferred');"
+	"CREATE INDEX outbox_due ON outbox(id) WHERE state IN ('queued', 'deferred');"
 	"CREATE INDEX outbox_lease ON outbox(lease_until) WHERE state = 'sending';"
 	"CREATE INDEX outbox_state ON outbox(state);"
 	/* work owed after a failure, e.g. truncating the WAL after an erasure */
@@ -117,7 +117,8 @@ enum stmt_id {
 	S_CONSENTS_ACCT, S_GRANTED,
 	S_REQUEST_INSERT, S_REQUEST_OPEN, S_REQUEST_BY_HASH, S_REQUEST_STATE,
 	S_REQUESTS_DUE_ALL, S_REQUESTS_DUE_ACCT, S_REQUESTS_CLOSE_ACCT, S_OUTBOX_CANCEL_REQ,
-	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT, S_OUTBOX_DUE, S_OUTBOX_CLAIM, S_OUTBOX_RESULT,
+	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT, S_OUTBOX_DUE, S_OUTBOX_LEASED, S_OUTBOX_CLAIM,
+	S_OUTBOX_RESULT,
 	S_OUTBOX_LIST_ALL, S_OUTBOX_LIST_STATE, S_OUTBOX_COUNT, S_OUTBOX_NEXT_DUE,
 	S_OUTBOX_RECLAIM,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -198,10 +199,16 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
 		" created, sender, rcpt, message, sha256, next_attempt)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?6)",
-	[S_OUTBOX_DUE] = "SELECT id FROM outbox WHERE state IN ('queued', 'deferred')"
-		" AND next_attempt <= ?1"
-		" UNION SELECT id FROM outbox WHERE state = 'sending' AND lease_until <= ?1"
-		" ORDER BY 1 LIMIT ?2",
+	/* Due mail in queue order, through the partial index (no sort, however
+	 * long the queue); with it, whether the account's primary address is
+	 * still the one the mail was rendered for. */
+	[S_OUTBOX_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
+		" LEFT JOIN account a ON a.key = o.acct"
+		" WHERE o.state IN ('queued', 'deferred') AND o.next_attempt <= ?1"
+		" ORDER BY o.id LIMIT ?2",
+	[S_OUTBOX_LEASED] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
+		" LEFT JOIN account a ON a.key = o.acct"
+		" WHERE o.state = 'sending' AND o.lease_until <= ?1 ORDER BY o.id LIMIT ?2",
 	[S_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', lease_until = ?2,"
 		" attempts = attempts + 1 WHERE id = ?1"
 		" RETURNING id, kind, acct, purpose, ifnull(request, 0), sender, rcpt, message,"
@@ -1087,30 +1094,46 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	return v ? xstrdup((const char *)v) : NULL;
 }
 
+/* due_ids - append up to max-*n ids (and address-changed flags) from a due
+ * query to ids/changed. */
+static int due_ids(store *st, enum stmt_id id, int64_t now, int max, int64_t *ids,
+		   bool *changed, int *n)
+{
+	sqlite3_stmt *s = stmt(st, id);
+	int rc = SQLITE_DONE;
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, max - *n);
+	while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ids[*n] = sqlite3_column_int64(s, 0);
+		changed[*n] = sqlite3_column_int(s, 1) != 0;
+		(*n)++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(st, "due mail");
+	return STORE_OK;
+}
+
 int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int max,
 		       int *n_out)
 {
 	sqlite3_stmt *s;
 	int64_t *ids = NULL;
+	bool *changed = NULL;
 	int n = 0, i, rc;
 
 	*n_out = 0;
 	if ((rc = store_begin(st)))
 		return rc;
-	if (!(s = stmt(st, S_OUTBOX_DUE))) {
-		rc = STORE_ERR;
-		goto cleanup;
-	}
 	ids = xcalloc((size_t)(max > 0 ? max : 1), sizeof(*ids));
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int(s, 2, max);
-	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (n < max && rc != SQLITE_DONE) {
-		rc = db_fail(st, "due mail");
+	changed = xcalloc((size_t)(max > 0 ? max : 1), sizeof(*changed));
+	/* Claims a crash left behind first, then the queue in order. */
+	if ((rc = due_ids(st, S_OUTBOX_LEASED, now, max, ids, changed, &n)) ||
+	    (rc = due_ids(st, S_OUTBOX_DUE, now, max, ids, changed, &n)))
 		goto cleanup;
-	}
 	for (i = 0; i < n; i++) {
 		outbox_item *it = &out[i];
 		const void *msg;
@@ -1144,6 +1167,7 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 		it->attempts = sqlite3_column_int(s, 9);
 		it->created = sqlite3_column_int64(s, 10);
 		col_copy(s, 11, it->sha256, sizeof(it->sha256));
+		it->address_changed = changed[i];
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
@@ -1162,6 +1186,7 @@ cleanup:
 			outbox_item_clear(&out[i]);
 	}
 	free(ids);
+	free(changed);
 	return rc;
 }
 
