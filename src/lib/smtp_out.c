@@ -9,6 +9,7 @@
  * must use CRLF; STARTTLS required but not offered raises
  * SMTP_EV_EXTNA_STARTTLS and sends nothing.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -139,27 +140,36 @@ static void report(session_ctx *ctx, smtp_message_t m)
 }
 
 /* find_socket - libESMTP does not expose its socket; after SMTP_EV_CONNECT
- * it is the one TCP stream of this process connected to the server's port
- * (fds 0-2 are never it: consentd keeps them open). -1 if not found. */
+ * it is the newest TCP stream of this process connected to the server's
+ * port. Only open descriptors are looked at (/proc/self/fd); 0-2 never
+ * (consentd keeps them open). -1 if not found. */
 static int find_socket(int port)
 {
 	struct sockaddr_storage peer;
+	struct dirent *de;
 	socklen_t len;
+	DIR *dir = opendir("/proc/self/fd");
 	int fd, type, found = -1;
 
-	for (fd = 3; fd < 1024; fd++) {
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		fd = atoi(de->d_name);
+		if (fd <= 2 || fd == dirfd(dir))
+			continue;
 		len = sizeof(type);
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
 			continue;
 		len = sizeof(peer);
 		if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
 			continue;
-		if ((peer.ss_family == AF_INET &&
-		     ntohs(((struct sockaddr_in *)&peer)->sin_port) == port) ||
-		    (peer.ss_family == AF_INET6 &&
-		     ntohs(((struct sockaddr_in6 *)&peer)->sin6_port) == port))
-			found = fd;   /* the newest (highest) one */
+		if (((peer.ss_family == AF_INET &&
+		      ntohs(((struct sockaddr_in *)&peer)->sin_port) == port) ||
+		     (peer.ss_family == AF_INET6 &&
+		      ntohs(((struct sockaddr_in6 *)&peer)->sin6_port) == port)) && fd > found)
+			found = fd;
 	}
+	closedir(dir);
 	return found;
 }
 
