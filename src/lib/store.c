@@ -85,7 +85,6 @@ static const char *const migrations[] = {
 	/* 2: the outbox carries the rendered mail and its delivery state */
 	"ALTER TABLE outbox ADD COLUMN sender TEXT;"        /* envelope sender */
 	"ALTER TABLE outbox ADD COLUMN rcpt TEXT;"          /* envelope recipient */
-	"ALTER TABLE outbox ADD COLUMN message BLOB;"       /* the mail, CRLF, token as x's */
 	"ALTER TABLE outbox ADD COLUMN sha256 TEXT;"        /* of the mail as sent, token in */
 	"ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE outbox ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;"
@@ -95,11 +94,17 @@ static const char *const migrations[] = {
 	/* Rows queued by schema 1 have no rendered mail and cannot be sent. */
 	"UPDATE outbox SET state = 'failed', last_response = 'queued before mail "
 	"rendering existed (schema 1); request again', token = NULL"
-	" WHERE message IS NULL AND state = 'queued';"
+	" WHERE state = 'queued';"
 	"DROP INDEX outbox_state;"
 	"CREATE INDEX outbox_due ON outbox(id) WHERE state IN ('queued', 'deferred');"
 	"CREATE INDEX outbox_lease ON outbox(lease_until) WHERE state = 'sending';"
 	"CREATE INDEX outbox_state ON outbox(state);"
+	/* The mail itself, apart: it never changes, while the outbox row is
+	 * updated at every attempt (a small row rewrites cheaply). CRLF bytes;
+	 * a request's with its token as 'x' x 32. */
+	"CREATE TABLE outbox_mail ("
+	"  id INTEGER PRIMARY KEY REFERENCES outbox(id) ON DELETE CASCADE,"
+	"  message BLOB NOT NULL);"
 	/* work owed after a failure, e.g. truncating the WAL after an erasure */
 	"CREATE TABLE pending (task TEXT PRIMARY KEY, since INTEGER NOT NULL);",
 };
@@ -118,7 +123,7 @@ enum stmt_id {
 	S_REQUEST_INSERT, S_REQUEST_OPEN, S_REQUEST_BY_HASH, S_REQUEST_STATE,
 	S_REQUESTS_DUE_ALL, S_REQUESTS_DUE_ACCT, S_REQUESTS_CLOSE_ACCT, S_OUTBOX_CANCEL_REQ,
 	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT, S_OUTBOX_DUE, S_OUTBOX_LEASED, S_OUTBOX_CLAIM,
-	S_OUTBOX_RESULT,
+	S_OUTBOX_RESULT, S_OUTBOX_MAIL_SET, S_OUTBOX_MAIL_GET,
 	S_OUTBOX_LIST_ALL, S_OUTBOX_LIST_STATE, S_OUTBOX_COUNT, S_OUTBOX_NEXT_DUE,
 	S_OUTBOX_RECLAIM,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -197,8 +202,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL"
 		" WHERE request = ?1 AND state IN ('queued', 'deferred')",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
-		" created, sender, rcpt, message, sha256, next_attempt)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?10, ?6)",
+		" created, sender, rcpt, sha256, next_attempt)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?6)",
+	[S_OUTBOX_MAIL_SET] = "INSERT INTO outbox_mail (id, message) VALUES (?1, ?2)"
+		" ON CONFLICT (id) DO UPDATE SET message = excluded.message",
+	[S_OUTBOX_MAIL_GET] = "SELECT message FROM outbox_mail WHERE id = ?1",
 	/* Due mail in queue order, through the partial index (no sort, however
 	 * long the queue); with it, whether the account's primary address is
 	 * still the one the mail was rendered for. */
@@ -211,12 +219,11 @@ static const char *const stmt_sql[S_COUNT] = {
 		" WHERE o.state = 'sending' AND o.lease_until <= ?1 ORDER BY o.id LIMIT ?2",
 	[S_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', lease_until = ?2,"
 		" attempts = attempts + 1 WHERE id = ?1"
-		" RETURNING id, kind, acct, purpose, ifnull(request, 0), sender, rcpt, message,"
+		" RETURNING id, kind, acct, purpose, ifnull(request, 0), sender, rcpt, NULL,"
 		" token, attempts, created, sha256",
 	[S_OUTBOX_RESULT] = "UPDATE outbox SET state = ?2, last_response = ?3,"
 		" next_attempt = ?4, done = ?5, lease_until = NULL,"
 		" attempts = attempts - ?6,"
-		" message = CASE WHEN ?7 IS NOT NULL THEN ?7 ELSE message END,"
 		" token = CASE WHEN ?2 IN ('sent', 'failed', 'cancelled') THEN NULL ELSE token END"
 		" WHERE id = ?1 AND state = 'sending'",
 	[S_OUTBOX_LIST_ALL] = "SELECT o.id, o.kind, o.state, o.purpose, ifnull(a.id, ''),"
@@ -1157,12 +1164,6 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 		it->request = sqlite3_column_int64(s, 4);
 		it->sender = col_dup(s, 5);
 		it->rcpt = col_dup(s, 6);
-		msg = sqlite3_column_blob(s, 7);
-		it->message_len = (size_t)sqlite3_column_bytes(s, 7);
-		it->message = xmalloc(it->message_len + 1);
-		if (msg)
-			memcpy(it->message, msg, it->message_len);
-		it->message[it->message_len] = '\0';
 		it->token = col_dup(s, 8);
 		it->attempts = sqlite3_column_int(s, 9);
 		it->created = sqlite3_column_int64(s, 10);
@@ -1171,6 +1172,23 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
+			rc = db_fail(st, "claim mail");
+			goto cleanup;
+		}
+		if (!(s = stmt(st, S_OUTBOX_MAIL_GET))) {
+			rc = STORE_ERR;
+			goto cleanup;
+		}
+		sqlite3_bind_int64(s, 1, it->id);
+		rc = sqlite3_step(s);
+		msg = rc == SQLITE_ROW ? sqlite3_column_blob(s, 0) : NULL;
+		it->message_len = msg ? (size_t)sqlite3_column_bytes(s, 0) : 0;
+		it->message = xmalloc(it->message_len + 1);
+		if (msg)
+			memcpy(it->message, msg, it->message_len);
+		it->message[it->message_len] = '\0';
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 			rc = db_fail(st, "claim mail");
 			goto cleanup;
 		}
@@ -1210,13 +1228,24 @@ int store_outbox_result(store *st, int64_t id, const char *state, const char *re
 	if (done)
 		sqlite3_bind_int64(s, 5, done);
 	sqlite3_bind_int(s, 6, !strcmp(state, "queued") ? 1 : 0);
-	if (message)
-		sqlite3_bind_blob(s, 7, message, (int)message_len, SQLITE_TRANSIENT);
-	if ((rc = run(st, s, "mail result")) || (rc = store_commit(st))) {
-		store_rollback(st);
-		return rc;
+	if ((rc = run(st, s, "mail result")))
+		goto fail;
+	if (message && sqlite3_changes(st->db) > 0) {
+		if (!(s = stmt(st, S_OUTBOX_MAIL_SET))) {
+			rc = STORE_ERR;
+			goto fail;
+		}
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_blob(s, 2, message, (int)message_len, SQLITE_TRANSIENT);
+		if ((rc = run(st, s, "replace mail")))
+			goto fail;
 	}
+	if ((rc = store_commit(st)))
+		goto fail;
 	return STORE_OK;
+fail:
+	store_rollback(st);
+	return rc;
 }
 
 int store_outbox_reclaim_sending(store *st, int *n_out)
@@ -1285,6 +1314,7 @@ int store_outbox_cancel_request(store *st, int64_t request)
 int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)
 {
 	sqlite3_stmt *s = stmt(st, S_OUTBOX_INSERT);
+	int64_t id;
 	int rc;
 
 	if (!s)
@@ -1298,12 +1328,19 @@ int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)
 	sqlite3_bind_int64(s, 6, text_now());
 	bind_text(s, 7, row->sender);
 	bind_text(s, 8, row->rcpt);
-	sqlite3_bind_blob(s, 9, row->message, (int)row->message_len, SQLITE_TRANSIENT);
-	bind_text(s, 10, row->sha256);
+	bind_text(s, 9, row->sha256);
+	if ((rc = run(st, s, "queue mail")))
+		return rc;
+	id = sqlite3_last_insert_rowid(st->db);
+	if (!(s = stmt(st, S_OUTBOX_MAIL_SET)))
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_blob(s, 2, row->message ? row->message : "", (int)row->message_len,
+			  SQLITE_TRANSIENT);
 	if ((rc = run(st, s, "queue mail")))
 		return rc;
 	if (id_out)
-		*id_out = sqlite3_last_insert_rowid(st->db);
+		*id_out = id;
 	return STORE_OK;
 }
 

@@ -19,7 +19,7 @@ expect_match "$OUT" ":[1-9]" "the marker is in the files before erasure"
 KEY=$(sqlite3 "$DB" "SELECT key FROM account WHERE id = '$MARK-id'")
 run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE acct = $KEY"
 expect_match "$OUT" "^[1-9]" "the account has mail in the outbox before erasure"
-run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE acct = $KEY AND instr(CAST(message AS TEXT), '$MARK') > 0"
+run sqlite3 "$DB" "SELECT count(*) FROM outbox JOIN outbox_mail USING (id) WHERE acct = $KEY AND instr(CAST(message AS TEXT), '$MARK') > 0"
 expect_match "$OUT" "^[1-9]" "the outbox mails carry the marker"
 
 run ctl erase $MARK-id

@@ -54,7 +54,7 @@ run sqlite3 "$DB" "SELECT rcpt || '|' || sender || '|' || sha256 || '|' || token
 IFS='|' read -r rcpt sender sha token <<<"$OUT"
 expect_eq "$rcpt" "Alice@Example.org" "request mail goes to the primary address"
 expect_eq "$sender" "consent+bounce@cloudwerk.example" "envelope sender"
-sqlite3 "$DB" "SELECT writefile('$SCRATCH/request.eml', message) FROM outbox WHERE state = 'queued' AND kind = 'request'" >/dev/null
+sqlite3 "$DB" "SELECT writefile('$SCRATCH/request.eml', message) FROM outbox JOIN outbox_mail USING (id) WHERE state = 'queued' AND kind = 'request'" >/dev/null
 expect_no_match "$(cat "$SCRATCH/request.eml")" "$token" "the stored mail holds no plaintext token"
 expect_eq "$(sed "s/x\{32\}/$token/g" "$SCRATCH/request.eml" | sha256sum | cut -d' ' -f1)" "$sha" \
 	"stored sha256 is of the mail as sent (stored copy with the token put back)"
@@ -106,7 +106,7 @@ run sqlite3 "$DB" "SELECT kind || '|' || state || '|' || rcpt || '|' || sha256 |
 expect_eq "${OUT%%|*}" "receipt-revoked" "a withdrawal after a grant queues a receipt"
 IFS='|' read -r _ state rcpt sha notoken <<<"$OUT"
 expect_eq "$state|$rcpt|$notoken" "queued|Alice@Example.org|1" "the receipt to the primary address, no token"
-sqlite3 "$DB" "SELECT writefile('$SCRATCH/receipt.eml', message) FROM outbox ORDER BY id DESC LIMIT 1" >/dev/null
+sqlite3 "$DB" "SELECT writefile('$SCRATCH/receipt.eml', message) FROM outbox_mail ORDER BY id DESC LIMIT 1" >/dev/null
 expect_eq "$(sha256sum < "$SCRATCH/receipt.eml" | cut -d' ' -f1)" "$sha" "the receipt is rendered, its sha256 stored"
 run ctl check u1 log-linking
 expect_rc 1 "check after revoke"

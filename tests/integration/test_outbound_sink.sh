@@ -67,7 +67,7 @@ for sentence in "CloudWerk GmbH, Musterstraße 1, 10115 Berlin" "freiwillig" "ke
 done
 # smtp-sink writes its own dump lines with LF; the bytes consentd sent are
 # in the outbox row.
-sqlite3 "$DB" "SELECT writefile('$SCRATCH/de1.eml', message) FROM outbox o JOIN account a ON a.key = o.acct WHERE a.id = 'de1'" >/dev/null
+sqlite3 "$DB" "SELECT writefile('$SCRATCH/de1.eml', message) FROM outbox o JOIN outbox_mail USING (id) JOIN account a ON a.key = o.acct WHERE a.id = 'de1'" >/dev/null
 run "$MAILCHECK" --strict-crlf "$SCRATCH/de1.eml"
 expect_rc 0 "CRLF line ends only in the mail as sent"
 run "$MAILCHECK" "$en"
@@ -80,7 +80,7 @@ done
 # copy has its token masked (sha256 of the unmasked copy = shown_sha256).
 run sqlite3 "$DB" "SELECT count(*) FROM outbox o JOIN event e ON e.request = o.request AND e.kind = 'request' WHERE o.sha256 = e.shown_sha256 AND o.kind = 'request'"
 expect_eq "$OUT" "2" "ledger shown_sha256 = hash of the mail"
-run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE token IS NULL AND instr(message, 'consent+xxxxxxxx') > 0"
+run sqlite3 "$DB" "SELECT count(*) FROM outbox JOIN outbox_mail USING (id) WHERE token IS NULL AND instr(message, 'consent+xxxxxxxx') > 0"
 expect_eq "$OUT" "2" "sent requests keep no usable token"
 stored=$(sed "s/x\{32\}/$token/g" "$SCRATCH/de1.eml" | sha256sum | cut -d' ' -f1)
 want=$(sqlite3 "$DB" "SELECT sha256 FROM outbox o JOIN account a ON a.key = o.acct WHERE a.id = 'de1'")
@@ -170,7 +170,7 @@ run daemon_once
 expect_eq "$(grep -l 'c1@example.test' "$DUMP"/* 2>/dev/null | wc -l)" "1" "only the new request reaches c1, not the superseded one"
 expect_eq "$(grep -l 'c2@example.test' "$DUMP"/* 2>/dev/null | wc -l)" "0" "nothing goes to c2's old address"
 expect_match "$(ctl outbox list --state cancelled)" "c2@example.test .*primary address changed" "the old-address mail is cancelled, with the reason"
-expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE state IN ('cancelled', 'failed', 'sent') AND kind = 'request' AND (token IS NOT NULL OR instr(message, 'consent+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@') = 0)")" "0" "cancelled and failed requests keep no usable token"
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM outbox JOIN outbox_mail USING (id) WHERE state IN ('cancelled', 'failed', 'sent') AND kind = 'request' AND (token IS NOT NULL OR instr(message, 'consent+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@') = 0)")" "0" "cancelled and failed requests keep no usable token"
 
 # ---- AUTH from a 0600 password file ----
 printf 's3cret\n' > "$SCRATCH/smtp.secret"

@@ -262,7 +262,8 @@ static int mails(fixture *f, int64_t acct, mail_row *rows, int max)
 	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	if (sqlite3_prepare_v2(db, "SELECT id, ifnull(request, 0), kind, state, purpose, token,"
 			       " ifnull(sender, ''), ifnull(rcpt, ''), ifnull(sha256, ''), message"
-			       " FROM outbox WHERE ?1 < 0 OR acct = ?1 ORDER BY id", -1, &s,
+			       " FROM outbox LEFT JOIN outbox_mail USING (id)"
+			       " WHERE ?1 < 0 OR acct = ?1 ORDER BY id", -1, &s,
 			       NULL) != SQLITE_OK)
 		fail_msg("outbox query: %s", sqlite3_errmsg(db));
 	sqlite3_bind_int64(s, 1, acct);

@@ -712,7 +712,8 @@ static const char *outbox_col(sqlite3 *db, int64_t id, const char *col)
 	char sql[256];
 
 	k = (k + 1) % 4;
-	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox WHERE id = %lld", col, (long long)id);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox LEFT JOIN outbox_mail USING (id)"
+		 " WHERE id = %lld", col, (long long)id);
 	sql_text(db, sql, buf[k], sizeof(buf[k]));
 	return buf[k];
 }
@@ -721,7 +722,8 @@ static int64_t outbox_int(sqlite3 *db, int64_t id, const char *col)
 {
 	char sql[256];
 
-	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox WHERE id = %lld", col, (long long)id);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM outbox LEFT JOIN outbox_mail USING (id)"
+		 " WHERE id = %lld", col, (long long)id);
 	return sql_int(db, sql);
 }
 
@@ -1271,8 +1273,10 @@ static void test_migrate_schema1(void **state)
 	assert_int_equal(sql_int(db, "PRAGMA application_id"), CONSENTD_APP_ID);
 	/* Every schema-2 column is there. */
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_table_info('outbox') WHERE name IN"
-				 " ('sender', 'rcpt', 'message', 'sha256', 'attempts', 'next_attempt',"
-				 " 'lease_until', 'last_response', 'done')"), 9);
+				 " ('sender', 'rcpt', 'sha256', 'attempts', 'next_attempt',"
+				 " 'lease_until', 'last_response', 'done')"), 8);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_table_info('outbox_mail') WHERE"
+				 " name IN ('id', 'message')"), 2);
 	/* The old queued mail was never rendered: it cannot be sent, so it is
 	 * failed with an explanation, and its plaintext token is gone. */
 	assert_string_equal(outbox_col(db, 1, "state"), "failed");
