@@ -29,7 +29,7 @@ for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break;
 
 echo "== queueing $N requests (bench_queue: real consent_request, rendering, ledger)"
 "$BUILD/tests/bench/bench_queue" "$W/c.conf" "$N"
-size=$(sqlite3 "$W/c.db" "SELECT CAST(avg(length(message)) AS INTEGER) FROM outbox")
+size=$(sqlite3 "$W/c.db" "SELECT CAST(avg(length(message)) AS INTEGER) FROM outbox_mail")
 echo "   average message size: $size bytes"
 
 echo "== consentd --once: $N messages, batches of 50 per session"
