@@ -313,6 +313,18 @@ static int run(store *st, sqlite3_stmt *s, const char *what)
 	return STORE_OK;
 }
 
+/* step_row - step s once: STORE_OK with a row for the caller to read (it
+ * resets s afterwards), or STORE_NOTFOUND / a store error with s reset. */
+static int step_row(store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_NOTFOUND : db_fail(st, what);
+}
+
 /* run_id - a statement whose one parameter is a row id. */
 static int run_id(store *st, enum stmt_id id, int64_t v, const char *what)
 {
@@ -536,11 +548,9 @@ int store_pending(store *st, const char *task, int op)
 		sqlite3_bind_int64(s, 2, text_now());
 	if (op)
 		return run(st, s, "pending task");
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_NOTFOUND : db_fail(st, "pending task");
+	if ((rc = step_row(st, s, "pending task")) == STORE_OK)
+		sqlite3_reset(s);
+	return rc;
 }
 
 int store_sync_full(store *st, bool full)
@@ -562,17 +572,11 @@ int store_checkpoint_truncate(store *st)
 
 static int account_row(store *st, sqlite3_stmt *s, account *out)
 {
-	int rc = sqlite3_step(s);
+	int rc = step_row(st, s, "account");
 	const void *key;
 
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		return STORE_NOTFOUND;
-	}
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return db_fail(st, "account");
-	}
+	if (rc)
+		return rc;
 	memset(out, 0, sizeof(*out));
 	out->key = sqlite3_column_int64(s, 0);
 	col_copy(s, 1, out->id, sizeof(out->id));
@@ -786,14 +790,10 @@ int store_event_hash(store *st, int64_t seq, char out[SHA256_HEX])
 	if (!s)
 		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, seq);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		col_copy(s, 0, out, SHA256_HEX);
+	if ((rc = step_row(st, s, "event hash")))
+		return rc;
+	col_copy(s, 0, out, SHA256_HEX);
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return STORE_NOTFOUND;
-	if (rc != SQLITE_ROW)
-		return db_fail(st, "event hash");
 	return STORE_OK;
 }
 
@@ -805,15 +805,11 @@ int store_erasure_mismatch(store *st, int64_t *acct_out)
 	*acct_out = 0;
 	if (!s)
 		return STORE_ERR;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*acct_out = sqlite3_column_int64(s, 0);
+	if ((rc = step_row(st, s, "erasure check")))
+		return rc == STORE_NOTFOUND ? 0 : rc;
+	*acct_out = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		return db_fail(st, "erasure check");
-	return 0;
+	return 1;
 }
 
 int store_event_personal_clear(store *st, int64_t acct)
@@ -835,16 +831,11 @@ int store_consent_get(store *st, int64_t acct, const char *purpose,
 		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, acct);
 	bind_text(s, 2, purpose);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		col_copy(s, 0, state_out, 16);
-		*seq_out = sqlite3_column_int64(s, 1);
-	}
+	if ((rc = step_row(st, s, "consent")))
+		return rc;
+	col_copy(s, 0, state_out, 16);
+	*seq_out = sqlite3_column_int64(s, 1);
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return STORE_NOTFOUND;
-	if (rc != SQLITE_ROW)
-		return db_fail(st, "consent");
 	return STORE_OK;
 }
 
@@ -981,15 +972,12 @@ static void request_from(sqlite3_stmt *s, request_row *out)
 
 static int request_one(store *st, sqlite3_stmt *s, request_row *out)
 {
-	int rc = sqlite3_step(s);
+	int rc = step_row(st, s, "request");
 
-	if (rc == SQLITE_ROW)
-		request_from(s, out);
+	if (rc)
+		return rc;
+	request_from(s, out);
 	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return STORE_NOTFOUND;
-	if (rc != SQLITE_ROW)
-		return db_fail(st, "request");
 	return STORE_OK;
 }
 
