@@ -274,6 +274,10 @@ int main(int argc, char **argv)
 		       "(the server may already have them)", n, n == 1 ? " was" : "s were");
 	logmsg(LOG_INFO, "started: store %s, smtp %s:%d%s", cfg->store_path, cfg->smtp_host,
 	       cfg->smtp_port, once ? ", one pass" : "");
+	if (cfg->imap_enabled)
+		logmsg(LOG_WARNING, "[imap] enabled = yes, but this consentd does not read "
+		       "IMAP yet: replies are not processed (deliver them with a later "
+		       "consentd, or keep them in the mailbox until then)");
 	if (*cfg->smtp_user && cfg->smtp_starttls != TLS_REQUIRE)
 		logmsg(LOG_WARNING, "[smtp] user is set but starttls is not 'require': the "
 		       "password may cross the network in clear");
