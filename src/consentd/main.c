@@ -41,6 +41,7 @@
 
 static volatile sig_atomic_t stop, reload;
 static int foreground;
+static int to_stderr = 1;   /* until detached: start-up errors reach the admin */
 
 static void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -52,12 +53,12 @@ static void logmsg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (foreground) {
+	if (to_stderr) {
 		text_time_fmt(text_now(), stamp);
 		fprintf(stderr, "%s consentd[%ld]: %s\n", stamp, (long)getpid(), line);
-	} else {
-		syslog(prio, "%s", line);
 	}
+	if (!foreground)
+		syslog(prio, "%s", line);
 }
 
 static void on_signal(int sig)
@@ -230,13 +231,8 @@ int main(int argc, char **argv)
 		}
 	}
 	std_fds();
-	if (!foreground) {
-		if (daemon(0, 0) < 0) {
-			perror("consentd: daemon");
-			return 1;
-		}
+	if (!foreground)
 		openlog("consentd", LOG_PID | LOG_NDELAY, LOG_MAIL);
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -256,6 +252,14 @@ int main(int argc, char **argv)
 
 	if (load(path, &cfg, &ts))
 		goto cleanup;
+	/* Detach only once the configuration is known to be good. */
+	if (!foreground) {
+		if (daemon(0, 0) < 0) {
+			logmsg(LOG_ERR, "cannot detach: %s", strerror(errno));
+			goto cleanup;
+		}
+		to_stderr = 0;
+	}
 	if ((lockfd = lock_store(cfg->store_path, err, sizeof(err))) < 0) {
 		logmsg(LOG_ERR, "%s", err);
 		goto cleanup;
