@@ -86,6 +86,27 @@ stored=$(sed "s/x\{32\}/$token/g" "$SCRATCH/de1.eml" | sha256sum | cut -d' ' -f1
 want=$(sqlite3 "$DB" "SELECT sha256 FROM outbox o JOIN account a ON a.key = o.acct WHERE a.id = 'de1'")
 expect_eq "$stored" "$want" "masked copy + token reproduces the hash"
 
+# ---- header injection: no value can add a header line ----
+run ctl account add inj1 inj1@example.test --name "$(printf 'Eve\r\nBcc: victim@example.test')"
+expect_rc 2 "a name with CR LF is refused"
+run ctl account add inj2 "$(printf 'inj2@example.test\r\nBcc: victim@example.test')"
+expect_rc 2 "an address with CR LF is refused"
+printf 'id,email,name\ninj3,inj3@example.test,"Eve\nBcc: victim@example.test"\n' > "$SCRATCH/inj.csv"
+run ctl account import "$SCRATCH/inj.csv"
+expect_rc 1 "an imported name with a line break is refused"
+cp "$CONF" "$SCRATCH/inj.conf"
+printf '[purpose inj]\ntitle_de = Titel\x0bBcc: x\ntitle_en = Title\ndescription_de = d\ndescription_en = d\n' >> "$SCRATCH/inj.conf"
+run "$CONSENTCTL" -c "$SCRATCH/inj.conf" status de1
+expect_rc 2 "a purpose title with a control character is refused"
+mkdir -p "$SCRATCH/tpl"
+cp -r "$SRC_DIR/mailtemplates/de" "$SRC_DIR/mailtemplates/en" "$SCRATCH/tpl/"
+printf 'Subject: Hallo\r\nBcc: victim@example.test\n\nText {{purpose_title}} {{token}} {{controller}} {{purpose_description}} {{expires}} {{withdraw_address}}\n' > "$SCRATCH/tpl/de/consent-request.txt"
+sed "s#^dir = .*#dir = $SCRATCH/tpl#" "$CONF" > "$SCRATCH/tpl.conf"
+run "$CONSENTCTL" -c "$SCRATCH/tpl.conf" request de1 log-linking --resend
+expect_rc 2 "a template with an injected header line is refused at load"
+expect_match "$ERR" "consent-request.txt:[12]" "named with file and line"
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM account WHERE id LIKE 'inj%'")" "0" "no injected account stored"
+
 # ---- 451 after the data: deferred, then sent ----
 rm -f "$DUMP"/*
 start_sink -r . -b "451 4.3.0 Try again later"
