@@ -1,0 +1,69 @@
+/*
+ * inmail.h - an inbound message taken apart, with named limits: the header
+ * fields the judge needs, decoded, and the text the person wrote, as UTF-8.
+ *
+ * Parsing uses libetpan (MIME structure, RFC 2047 words, transfer
+ * encodings, charset conversion); HTML bodies are turned into text with
+ * libxml2, dropping <blockquote> and the quote containers mail clients use.
+ * A message over a limit, with an unknown or broken charset in the part
+ * that carries the text, or that libetpan cannot parse, is reported with
+ * an error code: the caller records it as ignored or held, never guesses.
+ */
+#ifndef CONSENTD_INMAIL_H
+#define CONSENTD_INMAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define INMAIL_SIZE_MAX    (10 * 1024 * 1024)  /* whole message, bytes */
+#define INMAIL_HEADER_MAX  (256 * 1024)        /* header section, bytes */
+#define INMAIL_FIELD_MAX   (16 * 1024)         /* one unfolded field, bytes */
+#define INMAIL_PARTS_MAX   200                 /* MIME parts in all */
+#define INMAIL_DEPTH_MAX   20                  /* multipart nesting */
+#define INMAIL_IDS_MAX     100                 /* ids kept from In-Reply-To/References */
+#define INMAIL_RCPTS_MAX   50                  /* addresses kept from Delivered-To/X-Original-To/To */
+
+enum inmail_error {
+	INMAIL_OK = 0,
+	INMAIL_TOO_BIG,          /* over INMAIL_SIZE_MAX */
+	INMAIL_HEADER_TOO_BIG,   /* header section or a field over its limit */
+	INMAIL_TOO_COMPLEX,      /* too many parts or too deep */
+	INMAIL_UNPARSABLE,       /* libetpan refused it */
+	INMAIL_UNDECODABLE       /* the text part's charset is unknown or broken */
+};
+
+typedef struct inmail {
+	char *message_id;                 /* without <>, or NULL */
+	char *in_reply_to[INMAIL_IDS_MAX];   /* ids without <> */
+	size_t n_in_reply_to;
+	char *references[INMAIL_IDS_MAX];
+	size_t n_references;
+	char *subject;                    /* decoded UTF-8, or NULL */
+	size_t from_count;                /* mailboxes in From */
+	char *from_addr;                  /* addr-spec when from_count == 1, else NULL */
+	char *return_path;                /* addr-spec; "" for <> (null sender); NULL if absent */
+	char *rcpts[INMAIL_RCPTS_MAX];    /* addr-specs of Delivered-To, X-Original-To, To, in that order */
+	size_t n_rcpts;
+	/* Raw values (unfolded, NULL if absent) of the fields automatic mail
+	 * is recognised by, and the authentication result to keep as evidence. */
+	char *auto_submitted, *precedence, *list_id, *list_unsubscribe;
+	char *x_auto_response_suppress, *x_autoreply, *x_autorespond;
+	char *authentication_results;
+	bool multipart_report;            /* top-level Content-Type multipart/report */
+	char *report_type;                /* its report-type parameter, or NULL */
+	char *text;                       /* the body as UTF-8 text: text/plain
+					     preferred, else text/html as text;
+					     format=flowed joined; NULL if none */
+	enum inmail_error error;
+} inmail;
+
+/* inmail_parse - take raw[0..len) apart into *out (zeroed first). Returns
+ * 0 when out->error is INMAIL_OK, -1 otherwise (err says why in a short
+ * line); fields found before the error stay filled, so a caller can still
+ * see, e.g., that an oversized message was a bounce. */
+int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t errlen);
+
+/* inmail_clear - free everything in m; NULL-safe, m may be reused. */
+void inmail_clear(inmail *m);
+
+#endif
