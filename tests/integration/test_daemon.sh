@@ -54,4 +54,29 @@ RC=$?
 DPID=
 expect_rc 0 "SIGTERM: clean exit"
 expect_match "$(cat "$LOG")" "stopped" "stop logged"
+
+# SIGTERM in the middle of a slow session: the message in flight is
+# finished and recorded, the rest go back to the queue untouched.
+kill "$SINKPID" 2>/dev/null; wait "$SINKPID" 2>/dev/null
+/usr/sbin/smtp-sink -u nobody -W .:1 127.0.0.1:$PORT 64 > "$SCRATCH/sink2.log" 2>&1 &
+SINKPID=$!
+for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.02; done
+printf 'id,email\n' > "$SCRATCH/t.csv"
+for i in $(seq 20); do printf 't%d,t%d@example.test\n' "$i" "$i"; done >> "$SCRATCH/t.csv"
+ctl account import "$SCRATCH/t.csv" >/dev/null
+for i in $(seq 20); do ctl request t$i log-linking >/dev/null; done
+"$CONSENTD" -c "$CONF" -f 2>"$SCRATCH/term.log" &
+DPID=$!
+sleep 2.5
+kill -TERM $DPID
+t0=$SECONDS
+wait $DPID
+RC=$?
+DPID=
+expect_rc 0 "SIGTERM mid-session: clean exit"
+[ $((SECONDS - t0)) -le 3 ] || fail "SIGTERM took $((SECONDS - t0)) s: more than the message in flight"
+sent=$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE rcpt LIKE 't%@example.test' AND state = 'sent'")
+queued=$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE rcpt LIKE 't%@example.test' AND state = 'queued' AND attempts = 0")
+expect_eq "$((sent + queued))" "20" "every message is sent or back in the queue, attempt not counted ($sent sent)"
+[ "$queued" -gt 0 ] || fail "SIGTERM did not interrupt the batch"
 finish
