@@ -1,0 +1,838 @@
+/*
+ * inmail.c - an inbound message taken apart for the judge (inmail.h).
+ *
+ * Promises: nothing larger than the named limits is parsed (size, header
+ * section, MIME parts, nesting); header fields come back unfolded, ids
+ * without <>, the subject and the text as valid UTF-8 without NUL; the text
+ * is the first text/plain part that is not an attachment (text/html as text
+ * when there is none), transfer encoding and charset decoded, format=flowed
+ * joined. A charset that is unknown, or bytes that are not what the part
+ * declares, give INMAIL_UNDECODABLE instead of a guess. Header fields are
+ * filled even when the body is refused.
+ */
+#include "consentd/inmail.h"
+#include "consentd/text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libetpan/libetpan.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/tree.h>
+
+static int fail(inmail *out, enum inmail_error e, char *err, size_t errlen,
+		const char *msg)
+{
+	out->error = e;
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+	return -1;
+}
+
+/* header_len - bytes of the header section: up to the first empty line
+ * (or all of raw when there is none). */
+static size_t header_len(const char *raw, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		if (raw[i] == '\n')
+			return i;
+		if (raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n')
+			return i;
+		const char *nl = memchr(raw + i, '\n', len - i);
+		if (nl == NULL)
+			return len;
+		i = (size_t)(nl - raw) + 1;
+	}
+	return len;
+}
+
+/* unfold - copy v without CR/LF, NUL and surrounding blanks, cut to max
+ * bytes (at a UTF-8 boundary when the value is UTF-8). */
+static char *unfold(const char *v, size_t max)
+{
+	size_t n = strlen(v), i, o = 0;
+	char *s = xmalloc(n + 1);
+
+	for (i = 0; i < n; i++) {
+		if (v[i] == '\r' || v[i] == '\n')
+			continue;
+		s[o++] = v[i];
+	}
+	s[o] = '\0';
+	while (o > 0 && (s[o - 1] == ' ' || s[o - 1] == '\t'))
+		s[--o] = '\0';
+	i = 0;
+	while (s[i] == ' ' || s[i] == '\t')
+		i++;
+	if (i > 0) {
+		memmove(s, s + i, o - i + 1);
+		o -= i;
+	}
+	if (o > max) {
+		o = max;
+		while (o > 0 && ((unsigned char)s[o] & 0xC0) == 0x80)
+			o--;
+		s[o] = '\0';
+	}
+	return s;
+}
+
+/* bare_addr - the addr-spec in v: the text inside <...> if present, else
+ * v trimmed; "" for <>. */
+static char *bare_addr(const char *v)
+{
+	const char *lt = strchr(v, '<'), *gt;
+	char *u, *s;
+
+	if (lt != NULL && (gt = strchr(lt + 1, '>')) != NULL) {
+		u = xstrndup(lt + 1, (size_t)(gt - lt - 1));
+		s = unfold(u, INMAIL_FIELD_MAX);
+		free(u);
+		return s;
+	}
+	return unfold(v, INMAIL_FIELD_MAX);
+}
+
+static void add_rcpt(inmail *out, char *a)
+{
+	if (a == NULL)
+		return;
+	if (a[0] == '\0' || out->n_rcpts >= INMAIL_RCPTS_MAX) {
+		free(a);
+		return;
+	}
+	out->rcpts[out->n_rcpts++] = a;
+}
+
+static void take_ids(clist *l, char **ids, size_t *n)
+{
+	clistiter *it;
+
+	if (l == NULL)
+		return;
+	for (it = clist_begin(l); it != NULL; it = clist_next(it)) {
+		const char *id = clist_content(it);
+		if (id == NULL || *n >= INMAIL_IDS_MAX)
+			continue;
+		ids[(*n)++] = unfold(id, INMAIL_FIELD_MAX);
+	}
+}
+
+/* clean_utf8 - s made single-line: controls become spaces. NULL when s is
+ * not valid UTF-8. */
+static char *clean_utf8(char *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = ' ';
+	if (!text_utf8_valid(s, i)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static char *decode_subject(const char *raw)
+{
+	/* Raw 8-bit bytes: UTF-8 when they are valid UTF-8, else the usual
+	 * Western client default. Encoded words carry their own charset. */
+	static const char *const defaults[] = { "utf-8", "windows-1252" };
+	char *u = unfold(raw, (size_t)-1), *dec, *res = NULL;
+	size_t k = text_utf8_valid(u, strlen(u)) ? 0 : 1;
+
+	for (; k < sizeof(defaults) / sizeof(defaults[0]) && res == NULL; k++) {
+		size_t idx = 0;
+		dec = NULL;
+		if (mailmime_encoded_phrase_parse(defaults[k], u, strlen(u), &idx,
+						  "utf-8", &dec) != MAILIMF_NO_ERROR) {
+			free(dec);
+			continue;
+		}
+		res = clean_utf8(dec);
+	}
+	free(u);
+	if (res != NULL && strlen(res) > INMAIL_FIELD_MAX) {
+		char *c = unfold(res, INMAIL_FIELD_MAX);
+		free(res);
+		res = c;
+	}
+	return res;
+}
+
+static void set_once(char **slot, const char *v)
+{
+	if (*slot == NULL && v != NULL)
+		*slot = unfold(v, INMAIL_FIELD_MAX);
+}
+
+static void top_content_type(inmail *out, const char *v)
+{
+	struct mailmime_content *ct = NULL;
+	size_t idx = 0;
+	char *rt;
+
+	if (mailmime_content_parse(v, strlen(v), &idx, &ct) != MAILIMF_NO_ERROR)
+		return;
+	if (ct->ct_type != NULL && ct->ct_type->tp_type == MAILMIME_TYPE_COMPOSITE_TYPE &&
+	    ct->ct_type->tp_data.tp_composite_type != NULL &&
+	    ct->ct_type->tp_data.tp_composite_type->ct_type == MAILMIME_COMPOSITE_TYPE_MULTIPART &&
+	    ct->ct_subtype != NULL && strcasecmp(ct->ct_subtype, "report") == 0) {
+		out->multipart_report = true;
+		rt = mailmime_content_param_get(ct, "report-type");
+		if (rt != NULL)
+			out->report_type = unfold(rt, INMAIL_FIELD_MAX);
+	}
+	mailmime_content_free(ct);
+}
+
+/* take_fields - fill out's header members from a parsed header. */
+static void take_fields(inmail *out, struct mailimf_fields *f)
+{
+	clistiter *it, *j;
+	char *rp_raw = NULL, *deliv = NULL, *orig = NULL;
+	clist *tos[64];
+	size_t n_to = 0, k;
+	bool have_ct = false, have_rp = false;
+
+	for (it = clist_begin(f->fld_list); it != NULL; it = clist_next(it)) {
+		struct mailimf_field *fl = clist_content(it);
+		switch (fl->fld_type) {
+		case MAILIMF_FIELD_MESSAGE_ID:
+			if (out->message_id == NULL && fl->fld_data.fld_message_id->mid_value)
+				out->message_id = unfold(fl->fld_data.fld_message_id->mid_value,
+							 INMAIL_FIELD_MAX);
+			break;
+		case MAILIMF_FIELD_IN_REPLY_TO:
+			take_ids(fl->fld_data.fld_in_reply_to->mid_list,
+				 out->in_reply_to, &out->n_in_reply_to);
+			break;
+		case MAILIMF_FIELD_REFERENCES:
+			take_ids(fl->fld_data.fld_references->mid_list,
+				 out->references, &out->n_references);
+			break;
+		case MAILIMF_FIELD_SUBJECT:
+			if (out->subject == NULL && fl->fld_data.fld_subject->sbj_value)
+				out->subject = decode_subject(fl->fld_data.fld_subject->sbj_value);
+			break;
+		case MAILIMF_FIELD_FROM: {
+			struct mailimf_mailbox_list *ml = fl->fld_data.fld_from->frm_mb_list;
+			if (ml == NULL)
+				break;
+			for (j = clist_begin(ml->mb_list); j != NULL; j = clist_next(j)) {
+				struct mailimf_mailbox *mb = clist_content(j);
+				out->from_count++;
+				if (out->from_count == 1 && mb->mb_addr_spec != NULL)
+					out->from_addr = unfold(mb->mb_addr_spec, INMAIL_FIELD_MAX);
+			}
+			break;
+		}
+		case MAILIMF_FIELD_RETURN_PATH:
+			if (!have_rp) {
+				struct mailimf_path *p = fl->fld_data.fld_return_path->ret_path;
+				have_rp = true;
+				out->return_path = unfold(p != NULL && p->pt_addr_spec != NULL ?
+							  p->pt_addr_spec : "", INMAIL_FIELD_MAX);
+			}
+			break;
+		case MAILIMF_FIELD_TO:
+			if (n_to < sizeof(tos) / sizeof(tos[0]) && fl->fld_data.fld_to->to_addr_list)
+				tos[n_to++] = fl->fld_data.fld_to->to_addr_list->ad_list;
+			break;
+		case MAILIMF_FIELD_OPTIONAL_FIELD: {
+			const char *nm = fl->fld_data.fld_optional_field->fld_name;
+			const char *v = fl->fld_data.fld_optional_field->fld_value;
+			if (nm == NULL || v == NULL)
+				break;
+			if (strcasecmp(nm, "Return-Path") == 0 && !have_rp)
+				rp_raw = (char *)v, have_rp = true;
+			else if (strcasecmp(nm, "Delivered-To") == 0 && deliv == NULL)
+				deliv = (char *)v;
+			else if (strcasecmp(nm, "X-Original-To") == 0 && orig == NULL)
+				orig = (char *)v;
+			else if (strcasecmp(nm, "Auto-Submitted") == 0)
+				set_once(&out->auto_submitted, v);
+			else if (strcasecmp(nm, "Precedence") == 0)
+				set_once(&out->precedence, v);
+			else if (strcasecmp(nm, "List-Id") == 0)
+				set_once(&out->list_id, v);
+			else if (strcasecmp(nm, "List-Unsubscribe") == 0)
+				set_once(&out->list_unsubscribe, v);
+			else if (strcasecmp(nm, "X-Auto-Response-Suppress") == 0)
+				set_once(&out->x_auto_response_suppress, v);
+			else if (strcasecmp(nm, "X-Autoreply") == 0)
+				set_once(&out->x_autoreply, v);
+			else if (strcasecmp(nm, "X-Autorespond") == 0)
+				set_once(&out->x_autorespond, v);
+			else if (strcasecmp(nm, "Authentication-Results") == 0)
+				set_once(&out->authentication_results, v);
+			else if (strcasecmp(nm, "Content-Type") == 0 && !have_ct) {
+				have_ct = true;
+				top_content_type(out, v);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (out->from_count != 1) {
+		free(out->from_addr);
+		out->from_addr = NULL;
+	}
+	if (rp_raw != NULL)
+		out->return_path = bare_addr(rp_raw);
+	if (deliv != NULL)
+		add_rcpt(out, bare_addr(deliv));
+	if (orig != NULL)
+		add_rcpt(out, bare_addr(orig));
+	for (k = 0; k < n_to; k++) {
+		for (it = clist_begin(tos[k]); it != NULL; it = clist_next(it)) {
+			struct mailimf_address *a = clist_content(it);
+			if (a->ad_type == MAILIMF_ADDRESS_MAILBOX) {
+				if (a->ad_data.ad_mailbox->mb_addr_spec)
+					add_rcpt(out, unfold(a->ad_data.ad_mailbox->mb_addr_spec,
+							     INMAIL_FIELD_MAX));
+			} else if (a->ad_type == MAILIMF_ADDRESS_GROUP &&
+				   a->ad_data.ad_group->grp_mb_list != NULL) {
+				for (j = clist_begin(a->ad_data.ad_group->grp_mb_list->mb_list);
+				     j != NULL; j = clist_next(j)) {
+					struct mailimf_mailbox *mb = clist_content(j);
+					if (mb->mb_addr_spec)
+						add_rcpt(out, unfold(mb->mb_addr_spec, INMAIL_FIELD_MAX));
+				}
+			}
+		}
+	}
+}
+
+#define COMMENT_DEPTH_MAX 256  /* libetpan parses nested comments recursively */
+
+/* prescan - cheap bounds checked before libetpan recurses: the number of
+ * lines starting with "Content-Type:" bounds parts and nesting, and the
+ * nesting of "(" within one (folded) line bounds libetpan's comment
+ * recursion, which otherwise overflows the stack. */
+static enum inmail_error prescan(const char *raw, size_t len)
+{
+	static const char key[] = "content-type:";
+	size_t i, n = 0, depth = 0;
+	bool bol = true;
+
+	for (i = 0; i < len; i++) {
+		char c = raw[i];
+		if (bol) {
+			bol = false;
+			if (c != ' ' && c != '\t')
+				depth = 0;
+			if (len - i >= sizeof(key) - 1 &&
+			    strncasecmp(raw + i, key, sizeof(key) - 1) == 0 &&
+			    ++n > 2 * INMAIL_PARTS_MAX + 2)
+				return INMAIL_TOO_COMPLEX;
+		}
+		if (c == '\n')
+			bol = true;
+		else if (c == '\\')
+			i++;  /* quoted-pair */
+		else if (c == '(' && ++depth > COMMENT_DEPTH_MAX)
+			return INMAIL_UNPARSABLE;
+		else if (c == ')' && depth > 0)
+			depth--;
+	}
+	return INMAIL_OK;
+}
+
+/* count_tree - every MIME entity below the top message counts as a part;
+ * each multipart or embedded message adds a level. */
+static bool count_tree(struct mailmime *m, size_t depth, size_t *parts)
+{
+	clistiter *it;
+
+	if (m == NULL)
+		return true;
+	if (depth > INMAIL_DEPTH_MAX)
+		return false;
+	switch (m->mm_type) {
+	case MAILMIME_SINGLE:
+		return ++*parts <= INMAIL_PARTS_MAX;
+	case MAILMIME_MULTIPLE:
+		if (++*parts > INMAIL_PARTS_MAX)
+			return false;
+		for (it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
+			if (!count_tree(clist_content(it), depth + 1, parts))
+				return false;
+		return true;
+	case MAILMIME_MESSAGE:
+		if (m->mm_parent != NULL && ++*parts > INMAIL_PARTS_MAX)
+			return false;
+		return count_tree(m->mm_data.mm_message.mm_msg_mime,
+				  m->mm_parent != NULL ? depth + 1 : depth, parts);
+	default:
+		return true;
+	}
+}
+
+enum kind { K_NONE, K_PLAIN, K_HTML };
+
+static bool is_attachment(struct mailmime *m)
+{
+	clistiter *it;
+
+	if (m->mm_mime_fields == NULL)
+		return false;
+	for (it = clist_begin(m->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+		struct mailmime_field *f = clist_content(it);
+		if (f->fld_type == MAILMIME_FIELD_DISPOSITION && f->fld_data.fld_disposition &&
+		    f->fld_data.fld_disposition->dsp_type &&
+		    f->fld_data.fld_disposition->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
+			return true;
+	}
+	return false;
+}
+
+static enum kind single_kind(struct mailmime *m)
+{
+	struct mailmime_content *ct = m->mm_content_type;
+
+	if (ct == NULL)
+		return K_PLAIN;  /* default text/plain; us-ascii */
+	if (ct->ct_type == NULL || ct->ct_type->tp_type != MAILMIME_TYPE_DISCRETE_TYPE ||
+	    ct->ct_type->tp_data.tp_discrete_type == NULL ||
+	    ct->ct_type->tp_data.tp_discrete_type->dt_type != MAILMIME_DISCRETE_TYPE_TEXT ||
+	    ct->ct_subtype == NULL)
+		return K_NONE;
+	if (strcasecmp(ct->ct_subtype, "plain") == 0)
+		return K_PLAIN;
+	if (strcasecmp(ct->ct_subtype, "html") == 0)
+		return K_HTML;
+	return K_NONE;
+}
+
+/* find_text - the part holding the text in m's subtree, and its kind.
+ * Plain wins over html inside multipart/alternative; elsewhere the first
+ * part with any text wins. Embedded messages are not the person's text. */
+static struct mailmime *find_text(struct mailmime *m, enum kind *kind)
+{
+	clistiter *it;
+	struct mailmime *html = NULL, *r;
+	enum kind k;
+	bool alt;
+
+	*kind = K_NONE;
+	if (m == NULL || is_attachment(m))
+		return NULL;
+	switch (m->mm_type) {
+	case MAILMIME_SINGLE:
+		*kind = single_kind(m);
+		return *kind == K_NONE ? NULL : m;
+	case MAILMIME_MESSAGE:
+		return m->mm_parent == NULL ? find_text(m->mm_data.mm_message.mm_msg_mime, kind) : NULL;
+	case MAILMIME_MULTIPLE:
+		alt = m->mm_content_type != NULL && m->mm_content_type->ct_subtype != NULL &&
+		      strcasecmp(m->mm_content_type->ct_subtype, "alternative") == 0;
+		for (it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it)) {
+			r = find_text(clist_content(it), &k);
+			if (r == NULL)
+				continue;
+			if (k == K_PLAIN || !alt) {
+				*kind = k;
+				return r;
+			}
+			if (html == NULL)
+				html = r;
+		}
+		if (html != NULL)
+			*kind = K_HTML;
+		return html;
+	default:
+		return NULL;
+	}
+}
+
+/* to_utf8 - dec[0..n) in charset cs as UTF-8 in *out (strbuf, no NUL
+ * inside). -1 when the charset is unknown or the bytes are not valid. */
+static int to_utf8(const char *dec, size_t n, const char *cs, strbuf *out)
+{
+	char *conv = NULL;
+	size_t clen = 0, i;
+	bool ascii = true;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)dec[i] >= 0x80)
+			ascii = false;
+	if (cs == NULL || strcasecmp(cs, "us-ascii") == 0 || strcasecmp(cs, "ascii") == 0 ||
+	    strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 || ascii) {
+		if (!ascii && !text_utf8_valid(dec, n))
+			return -1;
+		if (memchr(dec, '\0', n) != NULL)
+			return -1;
+		strbuf_add(out, dec, n);
+		return 0;
+	}
+	if (charconv_buffer("utf-8", cs, dec, n, &conv, &clen) != MAIL_CHARCONV_NO_ERROR || conv == NULL)
+		return -1;
+	if (!text_utf8_valid(conv, clen)) {
+		charconv_buffer_free(conv);
+		return -1;
+	}
+	strbuf_add(out, conv, clen);
+	charconv_buffer_free(conv);
+	return 0;
+}
+
+/* normalize - CRLF and bare CR to LF, in place. */
+static void normalize(strbuf *b)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < b->len; i++) {
+		if (b->s[i] == '\r') {
+			if (i + 1 < b->len && b->s[i + 1] == '\n')
+				continue;
+			b->s[o++] = '\n';
+			continue;
+		}
+		b->s[o++] = b->s[i];
+	}
+	b->len = o;
+	if (b->s != NULL)
+		b->s[o] = '\0';
+}
+
+/* unflow - RFC 3676: join soft-broken lines of the same quote depth. */
+static char *unflow(const char *s, size_t n, bool delsp)
+{
+	strbuf b = { 0 };
+	size_t i = 0, prev_depth = 0;
+	bool joining = false;
+
+	strbuf_add(&b, "", 0);
+	while (i < n) {
+		const char *nl = memchr(s + i, '\n', n - i);
+		size_t end = nl ? (size_t)(nl - s) : n, p = i, depth = 0, ll;
+		bool flowed;
+
+		while (p < end && s[p] == '>') {
+			depth++;
+			p++;
+		}
+		if (p < end && s[p] == ' ')
+			p++;  /* space-stuffing, or the space after the quote marks */
+		ll = end - p;
+		flowed = ll > 0 && s[p + ll - 1] == ' ' && !(ll == 3 && memcmp(s + p, "-- ", 3) == 0);
+		if (joining && depth != prev_depth)
+			strbuf_add(&b, "\n", 1);
+		if (!joining || depth != prev_depth) {
+			size_t q;
+			for (q = 0; q < depth; q++)
+				strbuf_add(&b, ">", 1);
+			if (depth > 0)
+				strbuf_add(&b, " ", 1);
+		}
+		if (flowed && delsp)
+			ll--;
+		strbuf_add(&b, s + p, ll);
+		if (!flowed)
+			strbuf_add(&b, "\n", 1);
+		joining = flowed;
+		prev_depth = depth;
+		i = end + 1;
+	}
+	if (b.len > 0 && b.s[b.len - 1] == '\n' && (n == 0 || s[n - 1] != '\n'))
+		b.s[--b.len] = '\0';
+	return b.s;
+}
+
+/* --- HTML to text ---------------------------------------------------- */
+
+struct html_walk {
+	strbuf b;
+	bool stop;
+	bool space;  /* last emitted was whitespace */
+};
+
+static bool has_word(const char *v, const char *w)
+{
+	return v != NULL && strstr(v, w) != NULL;
+}
+
+static void emit_nl(struct html_walk *w)
+{
+	if (w->b.len > 0 && w->b.s[w->b.len - 1] != '\n') {
+		while (w->b.len > 0 && w->b.s[w->b.len - 1] == ' ')
+			w->b.s[--w->b.len] = '\0';
+		strbuf_add(&w->b, "\n", 1);
+	}
+	w->space = true;
+}
+
+static bool is_block(const char *n)
+{
+	static const char *const blocks[] = { "p", "div", "li", "tr", "h1", "h2", "h3", "h4",
+		"h5", "h6", "table", "ul", "ol", "pre", "hr", "dt", "dd", "section", "article",
+		"header", "footer", "address", "body", "center", "form", NULL };
+	size_t i;
+
+	for (i = 0; blocks[i] != NULL; i++)
+		if (strcasecmp(n, blocks[i]) == 0)
+			return true;
+	return false;
+}
+
+static void emit_text(struct html_walk *w, const char *t)
+{
+	for (; *t != '\0'; t++) {
+		unsigned char c = (unsigned char)*t;
+		if (c == 0xC2 && (unsigned char)t[1] == 0xA0) {  /* nbsp */
+			t++;
+			c = ' ';
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+			if (!w->space)
+				strbuf_add(&w->b, " ", 1);
+			w->space = true;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		strbuf_add(&w->b, (const char *)&c, 1);
+		w->space = false;
+	}
+}
+
+static void walk_html(struct html_walk *w, xmlNode *n, int depth)
+{
+	for (; n != NULL && !w->stop; n = n->next) {
+		if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+			if (n->content != NULL)
+				emit_text(w, (const char *)n->content);
+			continue;
+		}
+		if (n->type != XML_ELEMENT_NODE || n->name == NULL)
+			continue;
+		const char *nm = (const char *)n->name;
+		xmlChar *cls = xmlGetProp(n, (const xmlChar *)"class");
+		xmlChar *id = xmlGetProp(n, (const xmlChar *)"id");
+		bool skip = strcasecmp(nm, "blockquote") == 0 || strcasecmp(nm, "script") == 0 ||
+			    strcasecmp(nm, "style") == 0 || strcasecmp(nm, "head") == 0 ||
+			    strcasecmp(nm, "title") == 0 ||
+			    has_word((const char *)cls, "gmail_quote") ||
+			    has_word((const char *)cls, "moz-cite-prefix") ||
+			    has_word((const char *)cls, "yahoo_quoted") ||
+			    (id != NULL && strcasecmp((const char *)id, "appendonsend") == 0);
+		bool stop = (id != NULL && strcasecmp((const char *)id, "divRplyFwdMsg") == 0) ||
+			    (id != NULL && strcasecmp(nm, "hr") == 0 &&
+			     strcasecmp((const char *)id, "stopSpelling") == 0);
+		xmlFree(cls);
+		xmlFree(id);
+		if (stop) {
+			w->stop = true;
+			break;
+		}
+		if (skip)
+			continue;
+		if (strcasecmp(nm, "br") == 0) {
+			strbuf_add(&w->b, "\n", 1);
+			w->space = true;
+			continue;
+		}
+		bool block = is_block(nm);
+		if (block)
+			emit_nl(w);
+		if (depth < 200)
+			walk_html(w, n->children, depth + 1);
+		if (block)
+			emit_nl(w);
+	}
+}
+
+static char *html_to_text(const char *s, size_t n)
+{
+	struct html_walk w = { { 0 }, false, true };
+	htmlDocPtr doc;
+
+	if (n > (size_t)0x7fffffff)
+		return NULL;
+	doc = htmlReadMemory(s, (int)n, NULL, "UTF-8",
+			     HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+			     HTML_PARSE_RECOVER);
+	strbuf_add(&w.b, "", 0);
+	if (doc != NULL) {
+		walk_html(&w, xmlDocGetRootElement(doc), 0);
+		xmlFreeDoc(doc);
+	}
+	/* trim trailing blanks and newlines */
+	while (w.b.len > 0 && (w.b.s[w.b.len - 1] == '\n' || w.b.s[w.b.len - 1] == ' '))
+		w.b.s[--w.b.len] = '\0';
+	return w.b.s;
+}
+
+/* extract_text - decode part into out->text. */
+static int extract_text(inmail *out, struct mailmime *part, enum kind kind)
+{
+	struct mailmime_data *d = part->mm_data.mm_single;
+	char *dec = NULL, *cs = NULL, *fmt, *delsp, *copy = NULL;
+	size_t declen = 0, idx = 0, n;
+	strbuf u = { 0 };
+	int ret = -1, enc;
+
+	if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT) {
+		out->text = xstrdup("");
+		return 0;
+	}
+	enc = d->dt_encoded ? d->dt_encoding : MAILMIME_MECHANISM_8BIT;
+	/* libetpan's quoted-printable decoder reads two bytes past an escape
+	 * cut off at the end of the data: decode a padded copy with any such
+	 * incomplete escape removed. */
+	n = d->dt_data.dt_text.dt_length;
+	copy = xcalloc(1, n + 4);
+	if (n > 0)
+		memcpy(copy, d->dt_data.dt_text.dt_data, n);
+	if (enc == MAILMIME_MECHANISM_QUOTED_PRINTABLE) {
+		if (n >= 1 && copy[n - 1] == '=')
+			n -= 1;
+		else if (n >= 2 && copy[n - 2] == '=')
+			n -= 2;
+		copy[n] = '\0';
+	}
+	if (mailmime_part_parse(copy, n, &idx, enc, &dec, &declen) != MAILIMF_NO_ERROR)
+		goto cleanup;
+	if (part->mm_content_type != NULL)
+		cs = mailmime_content_param_get(part->mm_content_type, "charset");
+	strbuf_add(&u, "", 0);
+	if (to_utf8(dec, declen, cs, &u) < 0)
+		goto cleanup;
+	normalize(&u);
+	if (kind == K_HTML) {
+		out->text = html_to_text(u.s, u.len);
+	} else {
+		fmt = part->mm_content_type ? mailmime_content_param_get(part->mm_content_type, "format") : NULL;
+		delsp = part->mm_content_type ? mailmime_content_param_get(part->mm_content_type, "delsp") : NULL;
+		if (fmt != NULL && strcasecmp(fmt, "flowed") == 0) {
+			out->text = unflow(u.s, u.len, delsp != NULL && strcasecmp(delsp, "yes") == 0);
+		} else {
+			out->text = u.s;
+			u.s = NULL;
+		}
+	}
+	if (out->text == NULL || !text_utf8_valid(out->text, strlen(out->text))) {
+		free(out->text);
+		out->text = NULL;
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	if (dec != NULL)
+		mmap_string_unref(dec);
+	free(copy);
+	free(u.s);
+	return ret;
+}
+
+int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t errlen)
+{
+	struct mailimf_fields *fields = NULL;
+	struct mailmime *mime = NULL, *part;
+	size_t hlen, idx = 0, parts = 0;
+	enum kind kind;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (raw == NULL && len > 0)
+		return fail(out, INMAIL_UNPARSABLE, err, errlen, "no message");
+	if (raw == NULL)
+		raw = "";
+	/* The size decides first; the header is still read when it is within
+	 * its own limit, so an oversized bounce is still seen as one. */
+	hlen = header_len(raw, len);
+	if (hlen > INMAIL_HEADER_MAX) {
+		if (len > INMAIL_SIZE_MAX)
+			ret = fail(out, INMAIL_TOO_BIG, err, errlen, "message over size limit");
+		else
+			ret = fail(out, INMAIL_HEADER_TOO_BIG, err, errlen, "header section over limit");
+		goto cleanup;
+	}
+	if (prescan(raw, hlen) == INMAIL_UNPARSABLE) {
+		if (len > INMAIL_SIZE_MAX)
+			ret = fail(out, INMAIL_TOO_BIG, err, errlen, "message over size limit");
+		else
+			ret = fail(out, INMAIL_UNPARSABLE, err, errlen, "comments nested too deeply");
+		goto cleanup;
+	}
+	if (hlen > 0 && mailimf_envelope_and_optional_fields_parse(raw, hlen, &idx, &fields) == MAILIMF_NO_ERROR)
+		take_fields(out, fields);
+	if (len > INMAIL_SIZE_MAX) {
+		ret = fail(out, INMAIL_TOO_BIG, err, errlen, "message over size limit");
+		goto cleanup;
+	}
+	switch (prescan(raw, len)) {
+	case INMAIL_OK:
+		break;
+	case INMAIL_TOO_COMPLEX:
+		ret = fail(out, INMAIL_TOO_COMPLEX, err, errlen, "too many MIME parts");
+		goto cleanup;
+	default:
+		ret = fail(out, INMAIL_UNPARSABLE, err, errlen, "comments nested too deeply");
+		goto cleanup;
+	}
+	idx = 0;
+	if (mailmime_parse(raw, len, &idx, &mime) != MAILIMF_NO_ERROR || mime == NULL) {
+		mime = NULL;
+		ret = fail(out, INMAIL_UNPARSABLE, err, errlen, "MIME structure not parsable");
+		goto cleanup;
+	}
+	if (!count_tree(mime, 0, &parts)) {
+		ret = fail(out, INMAIL_TOO_COMPLEX, err, errlen, "too many MIME parts or too deep");
+		goto cleanup;
+	}
+	part = find_text(mime, &kind);
+	if (part != NULL && extract_text(out, part, kind) < 0) {
+		ret = fail(out, INMAIL_UNDECODABLE, err, errlen, "text part charset unknown or broken");
+		goto cleanup;
+	}
+	out->error = INMAIL_OK;
+	ret = 0;
+cleanup:
+	if (mime != NULL)
+		mailmime_free(mime);
+	if (fields != NULL)
+		mailimf_fields_free(fields);
+	return ret;
+}
+
+void inmail_clear(inmail *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	free(m->message_id);
+	for (i = 0; i < m->n_in_reply_to && i < INMAIL_IDS_MAX; i++)
+		free(m->in_reply_to[i]);
+	for (i = 0; i < m->n_references && i < INMAIL_IDS_MAX; i++)
+		free(m->references[i]);
+	free(m->subject);
+	free(m->from_addr);
+	free(m->return_path);
+	for (i = 0; i < m->n_rcpts && i < INMAIL_RCPTS_MAX; i++)
+		free(m->rcpts[i]);
+	free(m->auto_submitted);
+	free(m->precedence);
+	free(m->list_id);
+	free(m->list_unsubscribe);
+	free(m->x_auto_response_suppress);
+	free(m->x_autoreply);
+	free(m->x_autorespond);
+	free(m->authentication_results);
+	free(m->report_type);
+	free(m->text);
+	memset(m, 0, sizeof(*m));
+}
