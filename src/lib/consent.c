@@ -138,26 +138,36 @@ int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
 	return STORE_OK;
 }
 
+/* queue_mail - put a rendered mail for account a into the outbox, inside
+ * the caller's transaction. */
+static int queue_mail(store *st, const char *kind, const account *a, const char *purpose,
+		      int64_t request, const char *token, const outmail *mail, int64_t *id_out)
+{
+	outbox_new ob;
+
+	memset(&ob, 0, sizeof(ob));
+	ob.kind = kind;
+	ob.acct = a->key;
+	ob.request = request;
+	ob.purpose = purpose;
+	ob.token = token;
+	ob.sender = mail->sender;
+	ob.rcpt = mail->rcpt;
+	ob.message = mail->message;
+	ob.message_len = mail->len;
+	ob.sha256 = mail->sha256;
+	return store_outbox_insert(st, &ob, id_out);
+}
+
 /* queue_receipt - render a receipt to the account's primary address and put
  * it into the outbox, inside the caller's transaction. */
 static int queue_receipt(store *st, const config *cfg, const template_set *ts,
 			 const account *a, const config_purpose *pu, enum template_id id,
 			 int64_t decision_time, outmail *mail, char *err, size_t errlen)
 {
-	outbox_new ob;
-
 	if (outmail_receipt(cfg, ts, id, a, pu, decision_time, mail, err, errlen))
 		return STORE_ERR;
-	memset(&ob, 0, sizeof(ob));
-	ob.kind = template_name(id);
-	ob.acct = a->key;
-	ob.purpose = pu->name;
-	ob.sender = mail->sender;
-	ob.rcpt = mail->rcpt;
-	ob.message = mail->message;
-	ob.message_len = mail->len;
-	ob.sha256 = mail->sha256;
-	return store_outbox_insert(st, &ob, NULL);
+	return queue_mail(st, template_name(id), a, pu->name, 0, NULL, mail, NULL);
 }
 
 static void event_init(event_row *ev, const account *a, const char *purpose,
@@ -179,7 +189,6 @@ int consent_request(store *st, const config *cfg, const template_set *ts, const 
 	char token[TOKEN_SIZE] = "", state[16];
 	const config_purpose *pu = config_purpose_find(cfg, purpose);
 	outmail mail = { 0 };
-	outbox_new ob;
 	request_row req, old;
 	event_row ev;
 	account a;
@@ -236,18 +245,7 @@ int consent_request(store *st, const config *cfg, const template_set *ts, const 
 		rc = STORE_ERR;
 		goto cleanup;
 	}
-	memset(&ob, 0, sizeof(ob));
-	ob.kind = "request";
-	ob.acct = a.key;
-	ob.request = req.id;
-	ob.purpose = purpose;
-	ob.token = token;
-	ob.sender = mail.sender;
-	ob.rcpt = mail.rcpt;
-	ob.message = mail.message;
-	ob.message_len = mail.len;
-	ob.sha256 = mail.sha256;
-	if ((rc = store_outbox_insert(st, &ob, &out->outbox)))
+	if ((rc = queue_mail(st, "request", &a, purpose, req.id, token, &mail, &out->outbox)))
 		goto cleanup;
 	event_init(&ev, &a, purpose, EV_REQUEST, CHANNEL_STAFF);
 	ev.at = req.created;
@@ -331,9 +329,6 @@ cleanup:
 }
 
 typedef struct erase_ctx {
-	store *st;
-	const account *a;
-	int events;
 	char purposes[PURPOSES_MAX * 4][PURPOSE_NAME_MAX + 1];
 	int npurposes;
 } erase_ctx;
@@ -364,8 +359,6 @@ int consent_erase(store *st, const char *id, char *err, size_t errlen)
 		goto cleanup;
 	if ((rc = load_account(st, id, &a, err, errlen)))
 		goto cleanup;
-	e.st = st;
-	e.a = &a;
 	if ((rc = store_consents_each(st, a.key, collect_purpose, &e)))
 		goto cleanup;
 	if (e.npurposes == 0)

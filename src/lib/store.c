@@ -124,7 +124,7 @@ enum stmt_id {
 	S_REQUESTS_DUE_ALL, S_REQUESTS_DUE_ACCT, S_REQUESTS_CLOSE_ACCT, S_OUTBOX_CANCEL_REQ,
 	S_OUTBOX_INSERT, S_OUTBOX_DEL_ACCT, S_OUTBOX_DUE, S_OUTBOX_LEASED, S_OUTBOX_CLAIM,
 	S_OUTBOX_RESULT, S_OUTBOX_MAIL_SET, S_OUTBOX_MAIL_GET,
-	S_OUTBOX_LIST_ALL, S_OUTBOX_LIST_STATE, S_OUTBOX_COUNT, S_OUTBOX_NEXT_DUE,
+	S_OUTBOX_LIST_ALL, S_OUTBOX_LIST_STATE, S_OUTBOX_NEXT_DUE,
 	S_OUTBOX_RECLAIM,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_COUNT
@@ -236,7 +236,6 @@ static const char *const stmt_sql[S_COUNT] = {
 		" WHERE o.state = ?1 ORDER BY o.id",
 	[S_OUTBOX_RECLAIM] = "UPDATE outbox SET state = 'queued', lease_until = NULL,"
 		" next_attempt = 0 WHERE state = 'sending'",
-	[S_OUTBOX_COUNT] = "SELECT state, count(*) FROM outbox GROUP BY state",
 	[S_OUTBOX_NEXT_DUE] = "SELECT min(t) FROM (SELECT min(next_attempt) AS t FROM outbox"
 		" WHERE state IN ('queued', 'deferred') UNION ALL SELECT min(lease_until)"
 		" FROM outbox WHERE state = 'sending')",
@@ -1067,6 +1066,18 @@ int store_requests_close_account(store *st, int64_t acct, const char *state)
 
 /* ---- outbox ---- */
 
+/* mail_set - the bytes of outbox row id's mail (insert or replace). */
+static int mail_set(store *st, int64_t id, const char *message, size_t len)
+{
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_MAIL_SET);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_blob(s, 2, message, (int)len, SQLITE_TRANSIENT);
+	return run(st, s, "store mail");
+}
+
 void outbox_item_clear(outbox_item *it)
 {
 	if (!it)
@@ -1219,13 +1230,7 @@ int store_outbox_result(store *st, int64_t id, const char *state, const char *re
 	if ((rc = run(st, s, "mail result")))
 		goto fail;
 	if (message && sqlite3_changes(st->db) > 0) {
-		if (!(s = stmt(st, S_OUTBOX_MAIL_SET))) {
-			rc = STORE_ERR;
-			goto fail;
-		}
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_blob(s, 2, message, (int)message_len, SQLITE_TRANSIENT);
-		if ((rc = run(st, s, "replace mail")))
+		if ((rc = mail_set(st, id, message, message_len)))
 			goto fail;
 	}
 	if ((rc = store_commit(st)))
@@ -1320,12 +1325,7 @@ int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)
 	if ((rc = run(st, s, "queue mail")))
 		return rc;
 	id = sqlite3_last_insert_rowid(st->db);
-	if (!(s = stmt(st, S_OUTBOX_MAIL_SET)))
-		return STORE_ERR;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_blob(s, 2, row->message ? row->message : "", (int)row->message_len,
-			  SQLITE_TRANSIENT);
-	if ((rc = run(st, s, "queue mail")))
+	if ((rc = mail_set(st, id, row->message ? row->message : "", row->message_len)))
 		return rc;
 	if (id_out)
 		*id_out = id;
