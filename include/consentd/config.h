@@ -76,6 +76,10 @@ const config_purpose *config_purpose_find(const config *cfg, const char *name);
 /* config_default_path - the file read when -c is not given. */
 const char *config_default_path(void);
 
+/* config_read_secret - the first line of a password_file (its mode was
+ * checked at load), without the line end, into out. 0, or -1 with err. */
+int config_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
 /* config_free - NULL-safe. */
 void config_free(config *cfg);
 

@@ -571,3 +571,21 @@ void config_free(config *cfg)
 	free(cfg->path);
 	free(cfg);
 }
+
+int config_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(out, (int)outlen, fp)) {
+		fclose(fp);
+		snprintf(err, errlen, "%s: empty", path);
+		return -1;
+	}
+	fclose(fp);
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
+}

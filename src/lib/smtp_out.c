@@ -233,27 +233,6 @@ static int interact(auth_client_request_t req, char **result, int fields, void *
 	return 1;
 }
 
-/* read_password - first line of a 0600 file (checked at config load). */
-static int read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
-{
-	FILE *fp = fopen(path, "r");
-	size_t n;
-
-	if (!fp) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!fgets(out, (int)outlen, fp)) {
-		fclose(fp);
-		snprintf(err, errlen, "%s: empty", path);
-		return -1;
-	}
-	fclose(fp);
-	n = strcspn(out, "\r\n");
-	out[n] = '\0';
-	return 0;
-}
-
 int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, int (*stop)(void),
 		  smtp_job_done_fn done, void *arg, char *session_err, size_t errlen)
 {
@@ -283,7 +262,7 @@ int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, int (*stop)(void)
 			snprintf(session_err, errlen, "[smtp] user is set but password_file is not");
 			return -1;
 		}
-		if (read_password(cfg->smtp_password_file, ctx.password, sizeof(ctx.password),
+		if (config_read_secret(cfg->smtp_password_file, ctx.password, sizeof(ctx.password),
 				  session_err, errlen))
 			return -1;
 		snprintf(ctx.user, sizeof(ctx.user), "%s", cfg->smtp_user);
