@@ -35,7 +35,7 @@ enum store_open_flags {
 	STORE_CREATE = 1      /* create the file (and schema) when missing */
 };
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define SHA256_HEX 65         /* 64 hex digits and a NUL */
 #define ACCOUNT_KEY_LEN 32    /* per-account HMAC key, destroyed on erasure */
 
@@ -262,5 +262,60 @@ typedef int (*store_outbox_fn)(const outbox_listing *row, void *arg);
 
 /* store_outbox_list - every row (state NULL) or those in state, by id. */
 int store_outbox_list(store *st, const char *state, store_outbox_fn fn, void *arg);
+
+/* ---- inbox: every inbound message and what it became ---- */
+
+typedef struct inbox_row {
+	int64_t received, size, acct, request, event, dup_of;   /* 0: none */
+	const char *channel, *raw_sha256, *outcome, *reason, *purpose;
+	/* personal data (cleared on erasure), each may be NULL */
+	const char *msg_id, *env_sender, *env_rcpt, *from_addr, *subject,
+		   *auth_results, *detail;
+	const char *raw;              /* the message kept as evidence, or NULL */
+	size_t raw_len;
+} inbox_row;
+
+int store_inbox_insert(store *st, const inbox_row *row, int64_t *id_out);
+
+/* store_inbox_find - the first recording of a message with this Message-ID
+ * (NULL: none) and raw SHA-256: STORE_OK with it in out, or STORE_NOTFOUND. */
+typedef struct inbox_found {
+	int64_t id, acct;
+	char outcome[16], reason[32];
+} inbox_found;
+int store_inbox_find(store *st, const char *msg_id, const char *raw_sha256,
+		     inbox_found *out);
+
+typedef struct inbox_listing {
+	int64_t id, received, event, size;
+	const char *channel, *outcome, *reason, *account, *purpose, *from_addr,
+		   *msg_id, *subject, *detail, *raw_sha256;
+} inbox_listing;
+typedef int (*store_inbox_fn)(const inbox_listing *row, void *arg);
+
+/* store_inbox_list - every row, or only those held for review, by id. */
+int store_inbox_list(store *st, bool review_only, store_inbox_fn fn, void *arg);
+
+/* store_inbox_erase - drop the kept raw messages and personal columns of
+ * rows that concern account acct or came from email (may be NULL). */
+int store_inbox_erase(store *st, int64_t acct, const char *email);
+
+/* store_request_mark - note that the "please answer" mail (renewed false)
+ * or a fresh request after a late reply (renewed true) was queued for
+ * request id; *first_out is true only the first time. */
+int store_request_mark(store *st, int64_t id, bool renewed, bool *first_out);
+
+/* store_account_failing - a bounce said mail to the account's primary
+ * address fails (status: the DSN status, e.g. "5.1.1", may be NULL). */
+int store_account_failing(store *st, int64_t key, const char *status);
+
+/* store_accounts_by_email - keys of up to max accounts (not erased) whose
+ * primary address is email, case-insensitively. */
+int store_accounts_by_email(store *st, const char *email, int64_t *out, int max, int *n_out);
+
+/* store_imap_state - read (set false; 0/0 when unknown) or write the
+ * UIDVALIDITY and last processed UID of an IMAP mailbox. */
+int store_imap_state(store *st, const char *mailbox, uint32_t *uidvalidity_io,
+		     uint32_t *last_uid_io, bool set);
 
 #endif

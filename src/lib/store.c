@@ -107,6 +107,36 @@ static const char *const migrations[] = {
 	"  message BLOB NOT NULL);"
 	/* work owed after a failure, e.g. truncating the WAL after an erasure */
 	"CREATE TABLE pending (task TEXT PRIMARY KEY, since INTEGER NOT NULL);",
+	/* 3: inbound mail, judged once each */
+	"CREATE TABLE inbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  received INTEGER NOT NULL,"
+	"  channel TEXT NOT NULL,"           /* imap | pipe */
+	"  raw_sha256 TEXT NOT NULL,"        /* of the message in CRLF form */
+	"  size INTEGER NOT NULL,"
+	/* personal data, cleared on erasure of the account it concerns: */
+	"  msg_id TEXT, env_sender TEXT, env_rcpt TEXT, from_addr TEXT, from_lc TEXT,"
+	"  subject TEXT, auth_results TEXT, detail TEXT,"
+	"  acct INTEGER REFERENCES account(key),"
+	"  purpose TEXT, request INTEGER REFERENCES request(id),"
+	"  outcome TEXT NOT NULL,"           /* granted declined revoked review ignored */
+	"  reason TEXT NOT NULL,"            /* why, one word (README) */
+	"  event INTEGER,"                   /* the ledger event it caused */
+	"  dup_of INTEGER);"                 /* a second delivery of that row */
+	"CREATE INDEX inbox_sha ON inbox(raw_sha256);"
+	"CREATE INDEX inbox_acct ON inbox(acct);"
+	"CREATE INDEX inbox_from ON inbox(from_lc);"
+	"CREATE INDEX inbox_review ON inbox(id) WHERE outcome = 'review';"
+	/* The raw message as evidence, kept until the account is erased. */
+	"CREATE TABLE inbox_raw ("
+	"  id INTEGER PRIMARY KEY REFERENCES inbox(id) ON DELETE CASCADE,"
+	"  message BLOB NOT NULL);"
+	"ALTER TABLE request ADD COLUMN nudged INTEGER;"   /* "please answer" mail queued */
+	"ALTER TABLE request ADD COLUMN renewed INTEGER;"  /* fresh request after a late reply */
+	"ALTER TABLE account ADD COLUMN failing INTEGER;"  /* a bounce said the address fails */
+	"ALTER TABLE account ADD COLUMN failing_status TEXT;"
+	"CREATE TABLE imap_state ("
+	"  mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -126,6 +156,9 @@ enum stmt_id {
 	S_OUTBOX_RESULT, S_OUTBOX_MAIL_SET, S_OUTBOX_MAIL_GET,
 	S_OUTBOX_LIST_ALL, S_OUTBOX_LIST_STATE, S_OUTBOX_NEXT_DUE,
 	S_OUTBOX_RECLAIM,
+	S_INBOX_DUP, S_INBOX_INSERT, S_INBOX_RAW, S_INBOX_LIST_ALL, S_INBOX_LIST_REVIEW,
+	S_INBOX_ERASE, S_INBOX_RAW_ERASE, S_REQUEST_NUDGED, S_REQUEST_RENEWED,
+	S_ACCOUNT_FAILING, S_ACCOUNTS_BY_EMAIL, S_IMAP_GET, S_IMAP_SET,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_COUNT
 };
@@ -240,6 +273,43 @@ static const char *const stmt_sql[S_COUNT] = {
 		" WHERE state IN ('queued', 'deferred') UNION ALL SELECT min(lease_until)"
 		" FROM outbox WHERE state = 'sending')",
 	[S_OUTBOX_DEL_ACCT] = "DELETE FROM outbox WHERE acct = ?1",
+	[S_INBOX_DUP] = "SELECT id, outcome, reason, ifnull(acct, 0) FROM inbox"
+		" WHERE raw_sha256 = ?1 AND msg_id IS ?2 AND dup_of IS NULL"
+		" ORDER BY id LIMIT 1",
+	[S_INBOX_INSERT] = "INSERT INTO inbox (received, channel, raw_sha256, size, msg_id,"
+		" env_sender, env_rcpt, from_addr, from_lc, subject, auth_results, detail, acct,"
+		" purpose, request, outcome, reason, event, dup_of) VALUES (?1, ?2, ?3, ?4, ?5,"
+		" ?6, ?7, ?8, lower(?8), ?9, ?10, ?11, nullif(?12, 0), ?13, nullif(?14, 0), ?15,"
+		" ?16, nullif(?17, 0), nullif(?18, 0))",
+	[S_INBOX_RAW] = "INSERT INTO inbox_raw (id, message) VALUES (?1, ?2)",
+	[S_INBOX_LIST_ALL] = "SELECT i.id, i.received, i.channel, i.outcome, i.reason,"
+		" ifnull(a.id, ''), ifnull(i.purpose, ''), ifnull(i.from_addr, ''),"
+		" ifnull(i.msg_id, ''), ifnull(i.subject, ''), ifnull(i.detail, ''),"
+		" i.raw_sha256, ifnull(i.event, 0), i.size"
+		" FROM inbox i LEFT JOIN account a ON a.key = i.acct ORDER BY i.id",
+	[S_INBOX_LIST_REVIEW] = "SELECT i.id, i.received, i.channel, i.outcome, i.reason,"
+		" ifnull(a.id, ''), ifnull(i.purpose, ''), ifnull(i.from_addr, ''),"
+		" ifnull(i.msg_id, ''), ifnull(i.subject, ''), ifnull(i.detail, ''),"
+		" i.raw_sha256, ifnull(i.event, 0), i.size"
+		" FROM inbox i LEFT JOIN account a ON a.key = i.acct"
+		" WHERE i.outcome = 'review' ORDER BY i.id",
+	/* Erasure: what came in from or about the account keeps only its hash
+	 * and outcome. */
+	[S_INBOX_RAW_ERASE] = "DELETE FROM inbox_raw WHERE id IN (SELECT id FROM inbox"
+		" WHERE acct = ?1 OR (?2 IS NOT NULL AND from_lc = lower(?2)))",
+	[S_INBOX_ERASE] = "UPDATE inbox SET msg_id = NULL, env_sender = NULL, env_rcpt = NULL,"
+		" from_addr = NULL, from_lc = NULL, subject = NULL, auth_results = NULL,"
+		" detail = NULL WHERE acct = ?1 OR (?2 IS NOT NULL AND from_lc = lower(?2))",
+	[S_REQUEST_NUDGED] = "UPDATE request SET nudged = ?2 WHERE id = ?1 AND nudged IS NULL",
+	[S_REQUEST_RENEWED] = "UPDATE request SET renewed = ?2 WHERE id = ?1 AND renewed IS NULL",
+	[S_ACCOUNT_FAILING] = "UPDATE account SET failing = ?2, failing_status = ?3"
+		" WHERE key = ?1 AND erased IS NULL",
+	[S_ACCOUNTS_BY_EMAIL] = "SELECT key FROM account WHERE email_lc = lower(?1)"
+		" AND erased IS NULL ORDER BY key LIMIT ?2",
+	[S_IMAP_GET] = "SELECT uidvalidity, last_uid FROM imap_state WHERE mailbox = ?1",
+	[S_IMAP_SET] = "INSERT INTO imap_state (mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
+		" last_uid = excluded.last_uid",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -1335,4 +1405,190 @@ int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)
 int store_outbox_delete_account(store *st, int64_t acct)
 {
 	return run_id(st, S_OUTBOX_DEL_ACCT, acct, "delete outbox");
+}
+
+/* ---- inbox ---- */
+
+int store_inbox_find(store *st, const char *msg_id, const char *raw_sha256,
+		     inbox_found *out)
+{
+	sqlite3_stmt *s = stmt(st, S_INBOX_DUP);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, raw_sha256);
+	bind_text(s, 2, msg_id);
+	if ((rc = step_row(st, s, "find inbox row")))
+		return rc;
+	out->id = sqlite3_column_int64(s, 0);
+	col_copy(s, 1, out->outcome, sizeof(out->outcome));
+	col_copy(s, 2, out->reason, sizeof(out->reason));
+	out->acct = sqlite3_column_int64(s, 3);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int store_inbox_insert(store *st, const inbox_row *row, int64_t *id_out)
+{
+	sqlite3_stmt *s = stmt(st, S_INBOX_INSERT);
+	int64_t id;
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, row->received);
+	bind_text(s, 2, row->channel);
+	bind_text(s, 3, row->raw_sha256);
+	sqlite3_bind_int64(s, 4, row->size);
+	bind_text(s, 5, row->msg_id);
+	bind_text(s, 6, row->env_sender);
+	bind_text(s, 7, row->env_rcpt);
+	bind_text(s, 8, row->from_addr);
+	bind_text(s, 9, row->subject);
+	bind_text(s, 10, row->auth_results);
+	bind_text(s, 11, row->detail);
+	sqlite3_bind_int64(s, 12, row->acct);
+	bind_text(s, 13, row->purpose && *row->purpose ? row->purpose : NULL);
+	sqlite3_bind_int64(s, 14, row->request);
+	bind_text(s, 15, row->outcome);
+	bind_text(s, 16, row->reason);
+	sqlite3_bind_int64(s, 17, row->event);
+	sqlite3_bind_int64(s, 18, row->dup_of);
+	if ((rc = run(st, s, "record inbound mail")))
+		return rc;
+	id = sqlite3_last_insert_rowid(st->db);
+	if (row->raw) {
+		if (!(s = stmt(st, S_INBOX_RAW)))
+			return STORE_ERR;
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_blob64(s, 2, row->raw, row->raw_len, SQLITE_TRANSIENT);
+		if ((rc = run(st, s, "keep inbound mail")))
+			return rc;
+	}
+	if (id_out)
+		*id_out = id;
+	return STORE_OK;
+}
+
+int store_inbox_list(store *st, bool review_only, store_inbox_fn fn, void *arg)
+{
+	sqlite3_stmt *s = stmt(st, review_only ? S_INBOX_LIST_REVIEW : S_INBOX_LIST_ALL);
+	inbox_listing row;
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row.id = sqlite3_column_int64(s, 0);
+		row.received = sqlite3_column_int64(s, 1);
+		row.channel = col_str(s, 2);
+		row.outcome = col_str(s, 3);
+		row.reason = col_str(s, 4);
+		row.account = col_str(s, 5);
+		row.purpose = col_str(s, 6);
+		row.from_addr = col_str(s, 7);
+		row.msg_id = col_str(s, 8);
+		row.subject = col_str(s, 9);
+		row.detail = col_str(s, 10);
+		row.raw_sha256 = col_str(s, 11);
+		row.event = sqlite3_column_int64(s, 12);
+		row.size = sqlite3_column_int64(s, 13);
+		if ((stop = fn(&row, arg)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "list inbox");
+	return STORE_OK;
+}
+
+int store_inbox_erase(store *st, int64_t acct, const char *email)
+{
+	enum stmt_id ids[2] = { S_INBOX_RAW_ERASE, S_INBOX_ERASE };
+	sqlite3_stmt *s;
+	int i, rc;
+
+	for (i = 0; i < 2; i++) {
+		if (!(s = stmt(st, ids[i])))
+			return STORE_ERR;
+		sqlite3_bind_int64(s, 1, acct);
+		bind_text(s, 2, email && *email ? email : NULL);
+		if ((rc = run(st, s, "erase inbound mail")))
+			return rc;
+	}
+	return STORE_OK;
+}
+
+int store_request_mark(store *st, int64_t id, bool renewed, bool *first_out)
+{
+	sqlite3_stmt *s = stmt(st, renewed ? S_REQUEST_RENEWED : S_REQUEST_NUDGED);
+	int rc;
+
+	*first_out = false;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, text_now());
+	if ((rc = run(st, s, "mark request")))
+		return rc;
+	*first_out = sqlite3_changes(st->db) == 1;
+	return STORE_OK;
+}
+
+int store_account_failing(store *st, int64_t key, const char *status)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNT_FAILING);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, key);
+	sqlite3_bind_int64(s, 2, text_now());
+	bind_text(s, 3, status);
+	return run(st, s, "mark address failing");
+}
+
+int store_accounts_by_email(store *st, const char *email, int64_t *out, int max, int *n_out)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNTS_BY_EMAIL);
+	int rc, n = 0;
+
+	*n_out = 0;
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, email);
+	sqlite3_bind_int(s, 2, max);
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		out[n++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (n < max && rc != SQLITE_DONE)
+		return db_fail(st, "accounts by address");
+	*n_out = n;
+	return STORE_OK;
+}
+
+int store_imap_state(store *st, const char *mailbox, uint32_t *uidvalidity_io,
+		     uint32_t *last_uid_io, bool set)
+{
+	sqlite3_stmt *s = stmt(st, set ? S_IMAP_SET : S_IMAP_GET);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, mailbox);
+	if (set) {
+		sqlite3_bind_int64(s, 2, *uidvalidity_io);
+		sqlite3_bind_int64(s, 3, *last_uid_io);
+		return run(st, s, "remember IMAP position");
+	}
+	*uidvalidity_io = *last_uid_io = 0;
+	if ((rc = step_row(st, s, "IMAP position")))
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	*uidvalidity_io = (uint32_t)sqlite3_column_int64(s, 0);
+	*last_uid_io = (uint32_t)sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	return STORE_OK;
 }

@@ -317,10 +317,10 @@ static void test_newer_schema_wal_refused(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	db = sql_open(f->db);
-	sql_exec(db, "PRAGMA user_version = 3");
+	sql_exec(db, "PRAGMA user_version = 4");
 	sqlite3_close(db);   /* last connection: checkpointed into the main file */
-	_Static_assert(STORE_SCHEMA_VERSION == 2, "the newer version above is this + 1");
-	refused_untouched(f, "schema version 3 is newer");
+	_Static_assert(STORE_SCHEMA_VERSION == 3, "the newer version above is this + 1");
+	refused_untouched(f, "schema version 4 is newer");
 }
 
 static void test_newer_schema_refused(void **state)
@@ -1269,7 +1269,7 @@ static void test_migrate_schema1(void **state)
 		fail_msg("schema 1 not opened: %s", f->err);
 
 	db = sql_open(f->db);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(sql_int(db, "PRAGMA application_id"), CONSENTD_APP_ID);
 	/* Every schema-2 column is there. */
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_table_info('outbox') WHERE name IN"
@@ -1300,13 +1300,13 @@ static void test_migrate_schema1(void **state)
 	assert_int_equal(items[0].id, id);
 	clear_items(items, n);
 
-	/* Opened again: already at 2, nothing migrated twice. */
+	/* Opened again: already current, nothing migrated twice. */
 	store_close(f->st);
 	f->st = NULL;
 	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)) != STORE_OK)
 		fail_msg("reopen: %s", f->err);
 	db = sql_open(f->db);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outbox"), 3);
 	sqlite3_close(db);
 }
@@ -1331,7 +1331,7 @@ static void test_migrate_schema1_locked(void **state)
 	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)) != STORE_OK)
 		fail_msg("open after the lock: %s", f->err);
 	other = sql_open(f->db);
-	assert_int_equal(sql_int(other, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(other, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	sqlite3_close(other);
 }
 
