@@ -47,6 +47,10 @@ typedef struct config {
 	char *imap_host; int imap_port; int imap_tls;
 	char *imap_user, *imap_password_file;
 	char *imap_mailbox, *imap_processed_mailbox, *imap_review_mailbox;
+	int imap_timeout;
+
+	/* [inbound] */
+	int inbound_max_size;              /* bytes; larger messages are ignored */
 
 	/* [tokens] */
 	int lifetime_days;

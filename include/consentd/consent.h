@@ -60,4 +60,34 @@ int consent_expire_due(store *st, int64_t acct, int64_t now, int *n_out,
 int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
 		  char state_out[16]);
 
+/* ---- the same, inside the caller's transaction (for inbound mail, which
+ * records its inbox row in the same transaction). Store codes; STORE_EXISTS
+ * when the state does not allow it (err says why). ---- */
+
+/* consent_tx_expire_account - record expiry of the account's due requests. */
+int consent_tx_expire_account(store *st, int64_t acct);
+
+/* consent_tx_request - a new request for a (loaded, expiries done). */
+int consent_tx_request(store *st, const config *cfg, const template_set *ts,
+		       const account *a, const config_purpose *pu, bool resend,
+		       consent_request_info *out, char *err, size_t errlen);
+
+/* consent_tx_withdraw - withdraw (granted -> revoked, pending -> declined)
+ * with evidence's channel, sender, msg_id, raw_sha256 and reason; queues
+ * the receipt. */
+int consent_tx_withdraw(store *st, const config *cfg, const template_set *ts,
+			const account *a, const config_purpose *pu, const event_row *evidence,
+			char prev_state_out[16], char *err, size_t errlen);
+
+/* consent_tx_receipt - queue a receipt (TPL_RECEIPT_*) to a's primary address. */
+int consent_tx_receipt(store *st, const config *cfg, const template_set *ts,
+		       const account *a, const config_purpose *pu, enum template_id id,
+		       int64_t decision_time, char *err, size_t errlen);
+
+/* consent_tx_unclear - queue the "please answer JA or NEIN" mail of req,
+ * carrying its token again. */
+int consent_tx_unclear(store *st, const config *cfg, const template_set *ts,
+		       const account *a, const config_purpose *pu, const request_row *req,
+		       const char *token, char *err, size_t errlen);
+
 #endif

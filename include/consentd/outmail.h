@@ -43,6 +43,14 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 		    const config_purpose *p, const char *token, int64_t expires,
 		    outmail *out, char *err, size_t errlen);
 
+/* outmail_unclear - the short "please answer JA or NEIN" mail for a request
+ * whose answer was unclear: Reply-To and subject carry its token again, so
+ * the next answer finds the request; stored with the token masked as a
+ * request is. */
+int outmail_unclear(const config *cfg, const template_set *ts, const account *a,
+		    const config_purpose *p, const char *token, int64_t expires,
+		    outmail *out, char *err, size_t errlen);
+
 /* outmail_receipt - a receipt (TPL_RECEIPT_*) telling the person what was
  * recorded at decision_time and how to withdraw. */
 int outmail_receipt(const config *cfg, const template_set *ts, enum template_id id,

@@ -67,6 +67,8 @@ static const config_key config_keys[] = {
 	{ "imap", "mailbox", K_STR, OFF(imap_mailbox), "INBOX", 0, 0, NULL },
 	{ "imap", "processed_mailbox", K_STR, OFF(imap_processed_mailbox), "consent/processed", 0, 0, NULL },
 	{ "imap", "review_mailbox", K_STR, OFF(imap_review_mailbox), "consent/review", 0, 0, NULL },
+	{ "imap", "timeout", K_INT, OFF(imap_timeout), "60", 1, 3600, NULL },
+	{ "inbound", "max_size", K_INT, OFF(inbound_max_size), "10485760", 4096, 10485760, NULL },
 	{ "tokens", "lifetime_days", K_INT, OFF(lifetime_days), "30", 1, 3650, NULL },
 	{ "templates", "dir", K_STR, OFF(templates_dir), "/usr/share/consentd/mailtemplates", 0, 0, NULL },
 	{ "broadcast", "rate", K_INT, OFF(broadcast_rate), "50", 0, 100000, NULL },

@@ -71,8 +71,7 @@ static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out, bool *
 	return STORE_OK;
 }
 
-/* expire_account - all due requests of one account, inside a transaction. */
-static int expire_account(store *st, int64_t acct)
+int consent_tx_expire_account(store *st, int64_t acct)
 {
 	bool more = true;
 	int n, rc = STORE_OK;
@@ -159,15 +158,33 @@ static int queue_mail(store *st, const char *kind, const account *a, const char 
 	return store_outbox_insert(st, &ob, id_out);
 }
 
-/* queue_receipt - render a receipt to the account's primary address and put
- * it into the outbox, inside the caller's transaction. */
-static int queue_receipt(store *st, const config *cfg, const template_set *ts,
-			 const account *a, const config_purpose *pu, enum template_id id,
-			 int64_t decision_time, outmail *mail, char *err, size_t errlen)
+int consent_tx_receipt(store *st, const config *cfg, const template_set *ts,
+		       const account *a, const config_purpose *pu, enum template_id id,
+		       int64_t decision_time, char *err, size_t errlen)
 {
-	if (outmail_receipt(cfg, ts, id, a, pu, decision_time, mail, err, errlen))
+	outmail mail = { 0 };
+	int rc;
+
+	if (outmail_receipt(cfg, ts, id, a, pu, decision_time, &mail, err, errlen))
 		return STORE_ERR;
-	return queue_mail(st, template_name(id), a, pu->name, 0, NULL, mail, NULL);
+	rc = queue_mail(st, template_name(id), a, pu->name, 0, NULL, &mail, NULL);
+	outmail_clear(&mail);
+	return rc;
+}
+
+int consent_tx_unclear(store *st, const config *cfg, const template_set *ts,
+		       const account *a, const config_purpose *pu, const request_row *req,
+		       const char *token, char *err, size_t errlen)
+{
+	outmail mail = { 0 };
+	int rc;
+
+	if (outmail_unclear(cfg, ts, a, pu, token, req->expires, &mail, err, errlen))
+		return STORE_ERR;
+	rc = queue_mail(st, template_name(TPL_UNCLEAR), a, pu->name, req->id, token, &mail,
+			NULL);
+	outmail_clear(&mail);
+	return rc;
 }
 
 static void event_init(event_row *ev, const account *a, const char *purpose,
@@ -182,17 +199,77 @@ static void event_init(event_row *ev, const account *a, const char *purpose,
 	ev->address = a->email;
 }
 
+int consent_tx_request(store *st, const config *cfg, const template_set *ts,
+		       const account *a, const config_purpose *pu, bool resend,
+		       consent_request_info *out, char *err, size_t errlen)
+{
+	char token[TOKEN_SIZE] = "", state[16];
+	outmail mail = { 0 };
+	request_row req, old;
+	event_row ev;
+	int64_t seq;
+	int rc;
+
+	rc = store_consent_get(st, a->key, pu->name, state, &seq);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		goto cleanup;
+	if (!strcmp(state, STATE_GRANTED)) {
+		snprintf(err, errlen, "consent of '%s' for '%s' is already granted", a->id,
+			 pu->name);
+		rc = STORE_EXISTS;
+		goto cleanup;
+	}
+	if (!strcmp(state, STATE_PENDING)) {
+		if (!resend) {
+			snprintf(err, errlen, "a request to '%s' for '%s' is already pending; "
+				 "use --resend to send a new one", a->id, pu->name);
+			rc = STORE_EXISTS;
+			goto cleanup;
+		}
+		/* One open request per (account, purpose): the old token stops working. */
+		rc = store_request_open(st, a->key, pu->name, &old);
+		if (rc == STORE_OK && !(rc = store_request_set_state(st, old.id, "superseded")))
+			rc = store_outbox_cancel_request(st, old.id);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			goto cleanup;
+	}
+	token_new(token);
+	memset(&req, 0, sizeof(req));
+	req.acct = a->key;
+	snprintf(req.purpose, sizeof(req.purpose), "%s", pu->name);
+	token_hash(token, TOKEN_LEN, req.token_hash);
+	req.created = text_now();
+	req.expires = req.created + (int64_t)cfg->lifetime_days * 86400;
+	snprintf(req.state, sizeof(req.state), "open");
+	if ((rc = store_request_insert(st, &req)))
+		goto cleanup;
+	/* Rendered now: these exact bytes are what the person will be shown. */
+	if (outmail_request(cfg, ts, a, pu, token, req.expires, &mail, err, errlen)) {
+		rc = STORE_ERR;
+		goto cleanup;
+	}
+	if ((rc = queue_mail(st, "request", a, pu->name, req.id, token, &mail, &out->outbox)))
+		goto cleanup;
+	event_init(&ev, a, pu->name, EV_REQUEST, CHANNEL_STAFF);
+	ev.at = req.created;
+	ev.request = req.id;
+	snprintf(ev.shown_sha256, sizeof(ev.shown_sha256), "%s", mail.sha256);
+	if ((rc = ledger_append(st, &ev, a)))
+		goto cleanup;
+	out->request = req.id;
+	out->expires = req.expires;
+cleanup:
+	digest_wipe(token, sizeof(token));
+	outmail_clear(&mail);
+	return rc;
+}
+
 int consent_request(store *st, const config *cfg, const template_set *ts, const char *id,
 		    const char *purpose, bool resend, consent_request_info *out,
 		    char *err, size_t errlen)
 {
-	char token[TOKEN_SIZE] = "", state[16];
 	const config_purpose *pu = config_purpose_find(cfg, purpose);
-	outmail mail = { 0 };
-	request_row req, old;
-	event_row ev;
 	account a;
-	int64_t seq;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -202,66 +279,54 @@ int consent_request(store *st, const config *cfg, const template_set *ts, const 
 		snprintf(err, errlen, "unknown purpose '%s' (not in %s)", purpose, cfg->path);
 		return CONSENT_ERR;
 	}
-	if ((rc = store_begin(st)))
-		goto cleanup;
-	if ((rc = load_account(st, id, &a, err, errlen)))
-		goto cleanup;
-	if ((rc = expire_account(st, a.key)))
-		goto cleanup;
-	rc = store_consent_get(st, a.key, purpose, state, &seq);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		goto cleanup;
-	if (!strcmp(state, STATE_GRANTED)) {
-		snprintf(err, errlen, "consent of '%s' for '%s' is already granted", id, purpose);
-		rc = STORE_EXISTS;
-		goto cleanup;
-	}
-	if (!strcmp(state, STATE_PENDING)) {
-		if (!resend) {
-			snprintf(err, errlen, "a request to '%s' for '%s' is already pending; "
-				 "use --resend to send a new one", id, purpose);
-			rc = STORE_EXISTS;
-			goto cleanup;
-		}
-		/* One open request per (account, purpose): the old token stops working. */
-		rc = store_request_open(st, a.key, purpose, &old);
-		if (rc == STORE_OK && !(rc = store_request_set_state(st, old.id, "superseded")))
-			rc = store_outbox_cancel_request(st, old.id);
-		if (rc != STORE_OK && rc != STORE_NOTFOUND)
-			goto cleanup;
-	}
-	token_new(token);
-	memset(&req, 0, sizeof(req));
-	req.acct = a.key;
-	snprintf(req.purpose, sizeof(req.purpose), "%s", purpose);
-	token_hash(token, TOKEN_LEN, req.token_hash);
-	req.created = text_now();
-	req.expires = req.created + (int64_t)cfg->lifetime_days * 86400;
-	snprintf(req.state, sizeof(req.state), "open");
-	if ((rc = store_request_insert(st, &req)))
-		goto cleanup;
-	/* Rendered now: these exact bytes are what the person will be shown. */
-	if (outmail_request(cfg, ts, &a, pu, token, req.expires, &mail, err, errlen)) {
-		rc = STORE_ERR;
-		goto cleanup;
-	}
-	if ((rc = queue_mail(st, "request", &a, purpose, req.id, token, &mail, &out->outbox)))
-		goto cleanup;
-	event_init(&ev, &a, purpose, EV_REQUEST, CHANNEL_STAFF);
-	ev.at = req.created;
-	ev.request = req.id;
-	snprintf(ev.shown_sha256, sizeof(ev.shown_sha256), "%s", mail.sha256);
-	if ((rc = ledger_append(st, &ev, &a)))
-		goto cleanup;
-	if ((rc = store_commit(st)))
-		goto cleanup;
-	out->request = req.id;
-	out->expires = req.expires;
-cleanup:
-	digest_wipe(token, sizeof(token));
+	if (!(rc = store_begin(st)) && !(rc = load_account(st, id, &a, err, errlen)) &&
+	    !(rc = consent_tx_expire_account(st, a.key)) &&
+	    !(rc = consent_tx_request(st, cfg, ts, &a, pu, resend, out, err, errlen)))
+		rc = store_commit(st);
 	digest_wipe(a.hkey, sizeof(a.hkey));
-	outmail_clear(&mail);
+	if (rc)
+		memset(out, 0, sizeof(*out));
 	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;
+}
+
+int consent_tx_withdraw(store *st, const config *cfg, const template_set *ts,
+			const account *a, const config_purpose *pu, const event_row *evidence,
+			char prev_state_out[16], char *err, size_t errlen)
+{
+	request_row req;
+	event_row ev;
+	int64_t seq;
+	int rc;
+
+	snprintf(prev_state_out, 16, STATE_NONE);
+	rc = store_consent_get(st, a->key, pu->name, prev_state_out, &seq);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	/* A pending request is answered by the withdrawal: its token is spent. */
+	rc = store_request_open(st, a->key, pu->name, &req);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	event_init(&ev, a, pu->name, EV_REVOKE, evidence->channel);
+	ev.reason = evidence->reason;
+	ev.sender = evidence->sender;
+	ev.msg_id = evidence->msg_id;
+	snprintf(ev.raw_sha256, sizeof(ev.raw_sha256), "%s", evidence->raw_sha256);
+	if (rc == STORE_OK)
+		ev.request = req.id;
+	rc = ledger_append(st, &ev, a);
+	if (rc == STORE_EXISTS) {
+		snprintf(err, errlen, "nothing to withdraw: consent of '%s' for '%s' is %s",
+			 a->id, pu->name, prev_state_out);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	if (ev.request && ((rc = store_request_set_state(st, ev.request, "answered")) ||
+			   (rc = store_outbox_cancel_request(st, ev.request))))
+		return rc;
+	return consent_tx_receipt(st, cfg, ts, a, pu, !strcmp(prev_state_out, STATE_GRANTED)
+				  ? TPL_RECEIPT_REVOKED : TPL_RECEIPT_DECLINED, ev.at, err,
+				  errlen);
 }
 
 int consent_revoke(store *st, const config *cfg, const template_set *ts, const char *id,
@@ -269,11 +334,8 @@ int consent_revoke(store *st, const config *cfg, const template_set *ts, const c
 		   char *err, size_t errlen)
 {
 	const config_purpose *pu = config_purpose_find(cfg, purpose);
-	outmail mail = { 0 };
-	request_row req;
-	event_row ev;
+	event_row evidence;
 	account a;
-	int64_t seq;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -289,42 +351,15 @@ int consent_revoke(store *st, const config *cfg, const template_set *ts, const c
 		snprintf(err, errlen, "unknown purpose '%s' (not in %s)", purpose, cfg->path);
 		return CONSENT_ERR;
 	}
-	if ((rc = store_begin(st)))
-		goto cleanup;
-	if ((rc = load_account(st, id, &a, err, errlen)))
-		goto cleanup;
-	if ((rc = expire_account(st, a.key)))
-		goto cleanup;
-	rc = store_consent_get(st, a.key, purpose, prev_state_out, &seq);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		goto cleanup;
-	/* A pending request is answered by the withdrawal: its token is spent. */
-	rc = store_request_open(st, a.key, purpose, &req);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		goto cleanup;
-	event_init(&ev, &a, purpose, EV_REVOKE, CHANNEL_STAFF);
-	ev.reason = reason;
-	if (rc == STORE_OK)
-		ev.request = req.id;
-	rc = ledger_append(st, &ev, &a);
-	if (rc == STORE_EXISTS) {
-		snprintf(err, errlen, "nothing to withdraw: consent of '%s' for '%s' is %s",
-			 id, purpose, prev_state_out);
-		goto cleanup;
-	}
-	if (rc)
-		goto cleanup;
-	if (ev.request && ((rc = store_request_set_state(st, ev.request, "answered")) ||
-			   (rc = store_outbox_cancel_request(st, ev.request))))
-		goto cleanup;
-	if ((rc = queue_receipt(st, cfg, ts, &a, pu, !strcmp(prev_state_out, STATE_GRANTED)
-				? TPL_RECEIPT_REVOKED : TPL_RECEIPT_DECLINED, ev.at, &mail,
-				err, errlen)))
-		goto cleanup;
-	rc = store_commit(st);
-cleanup:
+	memset(&evidence, 0, sizeof(evidence));
+	snprintf(evidence.channel, sizeof(evidence.channel), CHANNEL_STAFF);
+	evidence.reason = reason;
+	if (!(rc = store_begin(st)) && !(rc = load_account(st, id, &a, err, errlen)) &&
+	    !(rc = consent_tx_expire_account(st, a.key)) &&
+	    !(rc = consent_tx_withdraw(st, cfg, ts, &a, pu, &evidence, prev_state_out, err,
+				       errlen)))
+		rc = store_commit(st);
 	digest_wipe(a.hkey, sizeof(a.hkey));
-	outmail_clear(&mail);
 	return rc ? fail(st, rc, err, errlen) : CONSENT_OK;
 }
 
@@ -371,7 +406,8 @@ int consent_erase(store *st, const char *id, char *err, size_t errlen)
 	}
 	/* The key goes first: the ledger lets personal columns be cleared only
 	 * for an account without one. */
-	if ((rc = store_requests_close_account(st, a.key, "erased")) ||
+	if ((rc = store_inbox_erase(st, a.key, a.email)) ||
+	    (rc = store_requests_close_account(st, a.key, "erased")) ||
 	    (rc = store_account_erase(st, a.key)) ||
 	    (rc = store_event_personal_clear(st, a.key)) ||
 	    (rc = store_outbox_delete_account(st, a.key)) ||

@@ -110,9 +110,11 @@ static void unsubscribe_uri(const config *cfg, const char *purpose, const char *
 		 : "WIDERRUF");
 }
 
-int outmail_request(const config *cfg, const template_set *ts, const account *a,
-		    const config_purpose *p, const char *token, int64_t expires,
-		    outmail *out, char *err, size_t errlen)
+/* tokened - a mail that carries the request's token (the request itself,
+ * or the "please answer JA or NEIN" mail), stored with the token masked. */
+static int tokened(const config *cfg, const template_set *ts, enum template_id id,
+		   const account *a, const config_purpose *p, const char *token,
+		   int64_t expires, outmail *out, char *err, size_t errlen)
 {
 	const char *lang = lang_of(cfg, a);
 	char reply[ADDR_MAX + 1], withdraw[ADDR_MAX + 1], msgid[ADDR_MAX + 16];
@@ -133,13 +135,16 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 		{ "expires", exp },
 		{ "lifetime_days", days },
 	};
-	compose_args c = { TPL_REQUEST, lang, vars, sizeof(vars) / sizeof(vars[0]),
+	compose_args c = { id, lang, vars, sizeof(vars) / sizeof(vars[0]),
 			   msgid, reply, token, unsub, text_now() };
 	const char *description = strcmp(lang, "de") ? p->description_en : p->description_de;
 	char masked[TOKEN_SIZE], *stored = NULL, *back = NULL;
 	size_t stored_len = 0;
 
-	if (!cfg->controller[0] || !description || !*description) {
+	unsigned char rnd[12];
+	char rndhex[sizeof(rnd) * 2 + 1];
+
+	if (id == TPL_REQUEST && (!cfg->controller[0] || !description || !*description)) {
 		snprintf(err, errlen, "cannot ask for consent without saying who asks and which "
 			 "data: set [service] controller and description_%s of [purpose %s] in %s",
 			 lang, p->name, cfg->path);
@@ -147,7 +152,19 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 	}
 	snprintf(reply, sizeof(reply), "%s%s%s@%s", cfg->reply_local, cfg->delimiter, token,
 		 cfg->reply_domain);
-	snprintf(msgid, sizeof(msgid), "consent.%s@%s", token, cfg->reply_domain);
+	/* A request's Message-ID carries the token (replies lead back through
+	 * In-Reply-To); other mails get a random one. */
+	if (id != TPL_REQUEST) {
+		if (digest_random(rnd, sizeof(rnd))) {
+			snprintf(err, errlen, "no random bytes for a Message-ID");
+			return -1;
+		}
+		text_hex(rnd, sizeof(rnd), rndhex);
+		snprintf(msgid, sizeof(msgid), "%s.%s@%s", template_name(id), rndhex,
+			 cfg->reply_domain);
+	} else {
+		snprintf(msgid, sizeof(msgid), "consent.%s@%s", token, cfg->reply_domain);
+	}
 	outmail_withdraw_address(cfg, p->name, withdraw);
 	unsubscribe_uri(cfg, p->name, lang, unsub, sizeof(unsub));
 	when(expires, lang, exp, sizeof(exp));
@@ -164,7 +181,8 @@ int outmail_request(const config *cfg, const template_set *ts, const account *a,
 	vars_token_swap(vars, sizeof(vars) / sizeof(vars[0]), masked);
 	snprintf(reply, sizeof(reply), "%s%s%s@%s", cfg->reply_local, cfg->delimiter, masked,
 		 cfg->reply_domain);
-	snprintf(msgid, sizeof(msgid), "consent.%s@%s", masked, cfg->reply_domain);
+	if (id == TPL_REQUEST)
+		snprintf(msgid, sizeof(msgid), "consent.%s@%s", masked, cfg->reply_domain);
 	c.subject_ref = masked;
 	if (render(cfg, ts, a, &c, &stored, &stored_len, err, errlen))
 		goto fail;
@@ -184,6 +202,20 @@ fail:
 	free(back);
 	outmail_clear(out);
 	return -1;
+}
+
+int outmail_request(const config *cfg, const template_set *ts, const account *a,
+		    const config_purpose *p, const char *token, int64_t expires,
+		    outmail *out, char *err, size_t errlen)
+{
+	return tokened(cfg, ts, TPL_REQUEST, a, p, token, expires, out, err, errlen);
+}
+
+int outmail_unclear(const config *cfg, const template_set *ts, const account *a,
+		    const config_purpose *p, const char *token, int64_t expires,
+		    outmail *out, char *err, size_t errlen)
+{
+	return tokened(cfg, ts, TPL_UNCLEAR, a, p, token, expires, out, err, errlen);
 }
 
 int outmail_receipt(const config *cfg, const template_set *ts, enum template_id id,
