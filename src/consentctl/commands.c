@@ -592,6 +592,61 @@ static int cmd_outbox_list(ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+typedef struct inbox_ctx {
+	json_t *rows;
+} inbox_ctx;
+
+static int print_inbox_row(const inbox_listing *r, void *arg)
+{
+	inbox_ctx *o = arg;
+	char received[TEXT_TIME_LEN];
+
+	time_str(r->received, received);
+	if (o->rows) {
+		json_array_append_new(o->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s,"
+							 " s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+							 "id", (json_int_t)r->id,
+							 "received", received, "channel", r->channel,
+							 "outcome", r->outcome, "reason", r->reason,
+							 "account", r->account, "purpose", r->purpose,
+							 "from", r->from_addr, "message_id", r->msg_id,
+							 "subject", r->subject, "detail", r->detail,
+							 "sha256", r->raw_sha256,
+							 "event", (json_int_t)r->event,
+							 "size", (json_int_t)r->size));
+		return 0;
+	}
+	printf("%-6" PRId64 " %s %-5s %-8s %-19s %-16s %-12s %-30s %s\n", r->id, received,
+	       r->channel, r->outcome, r->reason, r->account[0] ? r->account : "-",
+	       r->purpose[0] ? r->purpose : "-", r->from_addr[0] ? r->from_addr : "-",
+	       r->detail[0] ? r->detail : "-");
+	return ferror(stdout) ? 1 : 0;
+}
+
+static int cmd_inbox_list(ctl *c, int argc, char **argv)
+{
+	bool review = false;
+	opt opts[] = { { "--review", NULL, &review }, { 0 } };
+	inbox_ctx o = { NULL };
+	int rc;
+
+	if ((rc = parse(c, argc, argv, NULL, 0, 0, opts)))
+		return rc;
+	if (c->json)
+		o.rows = json_array();
+	else
+		printf("%-6s %-20s %-5s %-8s %-19s %-16s %-12s %-30s %s\n", "id", "received",
+		       "via", "outcome", "reason", "account", "purpose", "from", "detail");
+	rc = store_inbox_list(c->st, review, print_inbox_row, &o);
+	if (rc) {
+		json_decref(o.rows);
+		return rc < 0 ? store_error(c, rc, NULL) : ctl_error(c, EXIT_ERR, "cannot write output");
+	}
+	if (o.rows)
+		json_out(json_pack("{s:o}", "inbox", o.rows));
+	return EXIT_OK;
+}
+
 const command commands[] = {
 	{ "account add", "ID EMAIL [--name NAME] [--lang de|en]", cmd_account_add, CMD_WRITE },
 	{ "account import", "FILE|-   (CSV header: id,email,name,lang)", cmd_account_import, CMD_WRITE },
@@ -607,6 +662,7 @@ const command commands[] = {
 	{ "expire", "  (record expiry of requests past their lifetime)", cmd_expire, 0 },
 	{ "outbox list", "[--state queued|sending|sent|deferred|failed|cancelled]",
 	  cmd_outbox_list, 0 },
+	{ "inbox list", "[--review]   (what came in and what it became)", cmd_inbox_list, 0 },
 	{ "ledger verify", "[--anchor SEQ:HASH]   (a head printed earlier, kept elsewhere)",
 	  cmd_ledger_verify, 0 },
 	{ NULL, NULL, NULL, 0 }

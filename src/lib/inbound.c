@@ -278,9 +278,9 @@ static void link_account(judge *j, const account *a, const char *purpose, int64_
 {
 	j->row.acct = a->key;
 	j->row.request = request;
-	j->row.purpose = purpose;
 	snprintf(j->out->account, sizeof(j->out->account), "%s", a->id);
 	snprintf(j->out->purpose, sizeof(j->out->purpose), "%s", purpose ? purpose : "");
+	j->row.purpose = j->out->purpose;   /* lives as long as the result */
 }
 
 static void evidence_init(const judge *j, event_row *ev)
