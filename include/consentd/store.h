@@ -290,11 +290,19 @@ typedef struct inbox_listing {
 	int64_t id, received, event, size;
 	const char *channel, *outcome, *reason, *account, *purpose, *from_addr,
 		   *msg_id, *subject, *detail, *raw_sha256;
+	const char *auth_results;     /* store_inbox_of_account only: */
+	const void *raw;              /* the kept message, NULL if none */
+	size_t raw_len;
 } inbox_listing;
 typedef int (*store_inbox_fn)(const inbox_listing *row, void *arg);
 
 /* store_inbox_list - every row, or only those held for review, by id. */
 int store_inbox_list(store *st, bool review_only, store_inbox_fn fn, void *arg);
+
+/* store_inbox_of_account - the rows that concern account acct or came
+ * from email (may be NULL), with the kept message, by id. */
+int store_inbox_of_account(store *st, int64_t acct, const char *email, store_inbox_fn fn,
+			   void *arg);
 
 /* store_inbox_erase - drop the kept raw messages and personal columns of
  * rows that concern account acct or came from email (may be NULL). */

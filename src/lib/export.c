@@ -4,6 +4,7 @@
  * with its evidence references and chain hashes, so that the person (or an
  * auditor) can check each event against `consentctl ledger verify`.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -51,11 +52,41 @@ static int add_event(const event_row *ev, void *arg)
 	return 0;
 }
 
+static int add_mail(const inbox_listing *r, void *arg)
+{
+	json_t *mails = arg;
+	json_t *o = json_object();
+	char *b64;
+
+	json_object_set_new(o, "received", time_json(r->received));
+	json_object_set_new(o, "channel", json_string(r->channel));
+	json_object_set_new(o, "outcome", json_string(r->outcome));
+	json_object_set_new(o, "reason", json_string(r->reason));
+	json_object_set_new(o, "purpose", str_or_null(r->purpose));
+	json_object_set_new(o, "from", str_or_null(r->from_addr));
+	json_object_set_new(o, "message_id", str_or_null(r->msg_id));
+	json_object_set_new(o, "subject", str_or_null(r->subject));
+	json_object_set_new(o, "event", r->event ? json_integer(r->event) : json_null());
+	json_object_set_new(o, "raw_message_sha256", json_string(r->raw_sha256));
+	json_object_set_new(o, "authentication_results", str_or_null(r->auth_results));
+	/* The message itself, as received (base64 of its CRLF form). */
+	if (r->raw) {
+		b64 = xmalloc(4 * ((r->raw_len + 2) / 3) + 1);
+		digest_base64(r->raw, r->raw_len, b64);
+		json_object_set_new(o, "message_base64", json_string(b64));
+		free(b64);
+	} else {
+		json_object_set_new(o, "message_base64", json_null());
+	}
+	json_array_append_new(mails, o);
+	return 0;
+}
+
 int export_account(store *st, const config *cfg, const char *id, FILE *fp,
 		   char *err, size_t errlen)
 {
 	json_t *doc = json_object(), *acc = json_object(), *consents = json_object();
-	json_t *events = json_array();
+	json_t *events = json_array(), *mails = json_array();
 	char state[16];
 	account a;
 	int i, rc;
@@ -78,7 +109,8 @@ int export_account(store *st, const config *cfg, const char *id, FILE *fp,
 			goto cleanup;
 		json_object_set_new(consents, cfg->purpose[i].name, json_string(state));
 	}
-	if ((rc = store_events_each(st, a.key, add_event, events)))
+	if ((rc = store_events_each(st, a.key, add_event, events)) ||
+	    (rc = store_inbox_of_account(st, a.key, a.email, add_mail, mails)))
 		goto cleanup;
 	json_object_set_new(doc, "format", json_string("consentd-export-1"));
 	json_object_set_new(doc, "exported", time_json(text_now()));
@@ -86,7 +118,8 @@ int export_account(store *st, const config *cfg, const char *id, FILE *fp,
 	json_object_set_new(doc, "account", acc);
 	json_object_set_new(doc, "consents", consents);
 	json_object_set_new(doc, "events", events);
-	acc = consents = events = NULL;
+	json_object_set_new(doc, "mail_received", mails);
+	acc = consents = events = mails = NULL;
 	if (json_dumpf(doc, fp, JSON_INDENT(2)) || fputc('\n', fp) == EOF) {
 		snprintf(err, errlen, "cannot write the export");
 		rc = STORE_ERR;
@@ -98,6 +131,7 @@ cleanup:
 	json_decref(acc);
 	json_decref(consents);
 	json_decref(events);
+	json_decref(mails);
 	json_decref(doc);
 	return rc;
 }

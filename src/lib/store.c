@@ -157,7 +157,7 @@ enum stmt_id {
 	S_OUTBOX_LIST_ALL, S_OUTBOX_LIST_STATE, S_OUTBOX_NEXT_DUE,
 	S_OUTBOX_RECLAIM,
 	S_INBOX_DUP, S_INBOX_INSERT, S_INBOX_RAW, S_INBOX_LIST_ALL, S_INBOX_LIST_REVIEW,
-	S_INBOX_ERASE, S_INBOX_RAW_ERASE, S_REQUEST_NUDGED, S_REQUEST_RENEWED,
+	S_INBOX_ERASE, S_INBOX_RAW_ERASE, S_INBOX_ACCT, S_REQUEST_NUDGED, S_REQUEST_RENEWED,
 	S_ACCOUNT_FAILING, S_ACCOUNTS_BY_EMAIL, S_IMAP_GET, S_IMAP_SET,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_COUNT
@@ -293,6 +293,13 @@ static const char *const stmt_sql[S_COUNT] = {
 		" i.raw_sha256, ifnull(i.event, 0), i.size"
 		" FROM inbox i LEFT JOIN account a ON a.key = i.acct"
 		" WHERE i.outcome = 'review' ORDER BY i.id",
+	[S_INBOX_ACCT] = "SELECT i.id, i.received, i.channel, i.outcome, i.reason,"
+		" ifnull(a.id, ''), ifnull(i.purpose, ''), ifnull(i.from_addr, ''),"
+		" ifnull(i.msg_id, ''), ifnull(i.subject, ''), ifnull(i.detail, ''),"
+		" i.raw_sha256, ifnull(i.event, 0), i.size, ifnull(i.auth_results, ''), r.message"
+		" FROM inbox i LEFT JOIN account a ON a.key = i.acct"
+		" LEFT JOIN inbox_raw r ON r.id = i.id"
+		" WHERE i.acct = ?1 OR (?2 IS NOT NULL AND i.from_lc = lower(?2)) ORDER BY i.id",
 	/* Erasure: what came in from or about the account keeps only its hash
 	 * and outcome. */
 	[S_INBOX_RAW_ERASE] = "DELETE FROM inbox_raw WHERE id IN (SELECT id FROM inbox"
@@ -1472,14 +1479,13 @@ int store_inbox_insert(store *st, const inbox_row *row, int64_t *id_out)
 	return STORE_OK;
 }
 
-int store_inbox_list(store *st, bool review_only, store_inbox_fn fn, void *arg)
+static int inbox_rows(store *st, sqlite3_stmt *s, bool with_raw, store_inbox_fn fn,
+		      void *arg)
 {
-	sqlite3_stmt *s = stmt(st, review_only ? S_INBOX_LIST_REVIEW : S_INBOX_LIST_ALL);
 	inbox_listing row;
 	int rc, stop = 0;
 
-	if (!s)
-		return STORE_ERR;
+	memset(&row, 0, sizeof(row));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		row.id = sqlite3_column_int64(s, 0);
 		row.received = sqlite3_column_int64(s, 1);
@@ -1495,6 +1501,11 @@ int store_inbox_list(store *st, bool review_only, store_inbox_fn fn, void *arg)
 		row.raw_sha256 = col_str(s, 11);
 		row.event = sqlite3_column_int64(s, 12);
 		row.size = sqlite3_column_int64(s, 13);
+		if (with_raw) {
+			row.auth_results = col_str(s, 14);
+			row.raw = sqlite3_column_blob(s, 15);
+			row.raw_len = (size_t)sqlite3_column_bytes(s, 15);
+		}
 		if ((stop = fn(&row, arg)) != 0)
 			break;
 	}
@@ -1504,6 +1515,25 @@ int store_inbox_list(store *st, bool review_only, store_inbox_fn fn, void *arg)
 	if (rc != SQLITE_DONE)
 		return db_fail(st, "list inbox");
 	return STORE_OK;
+}
+
+int store_inbox_list(store *st, bool review_only, store_inbox_fn fn, void *arg)
+{
+	sqlite3_stmt *s = stmt(st, review_only ? S_INBOX_LIST_REVIEW : S_INBOX_LIST_ALL);
+
+	return s ? inbox_rows(st, s, false, fn, arg) : STORE_ERR;
+}
+
+int store_inbox_of_account(store *st, int64_t acct, const char *email, store_inbox_fn fn,
+			   void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_INBOX_ACCT);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	bind_text(s, 2, email && *email ? email : NULL);
+	return inbox_rows(st, s, true, fn, arg);
 }
 
 int store_inbox_erase(store *st, int64_t acct, const char *email)
