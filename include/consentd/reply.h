@@ -19,6 +19,9 @@
  *   - a disclaimer start: a line beginning "Diese E-Mail enthält
  *     vertrauliche", "This e-mail (and any attachment) ...", "This email
  *     and any attachments are confidential", "CONFIDENTIALITY NOTICE".
+ * When nothing of the person's stands above a '>'-quoting attribution, the
+ * answer was written below the quote (bottom-posting): the unquoted lines
+ * after the attribution, up to the next cut point, are the text then.
  * Leading and trailing blank lines are trimmed. The result is never longer
  * than the input.
  */

@@ -469,9 +469,26 @@ char *reply_own_text(const char *body, size_t len, size_t *out_len)
 	keep = xcalloc(n + 1, sizeof *keep);
 	for (i = 0; i < cut; i++)
 		keep[i] = !is_quoted(lines[i]);
+	for (i = 0; i < cut && (!keep[i] || is_blank(lines[i])); i++)
+		;
+	/* Bottom-posting: nothing of the person's above a '>'-quoting
+	 * attribution; their text is below the quote, up to the next cut. */
+	if (i == cut && cut < n && (attribution_at(lines, n, cut) ||
+				    bare_attribution_at(lines, n, cut))) {
+		size_t a = cut;
+
+		while (a < n && !ends_ci(trim(lines[a]), ":"))
+			a++;
+		for (i = a + 1; i < n && (is_quoted(lines[i]) || !cut_at(lines, n, i)); i++)
+			keep[i] = !is_quoted(lines[i]);
+		first = a + 1;
+		cut = i;
+	} else {
+		first = 0;
+	}
 
 	/* Trim blank and rule lines at both ends of what is kept. */
-	for (first = 0; first < cut; first++)
+	for (; first < cut; first++)
 		if (keep[first] && !is_blank(lines[first]))
 			break;
 	for (last = cut; last > first; last--)
