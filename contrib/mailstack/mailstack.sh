@@ -16,6 +16,25 @@
 #                                restart only smtp-sink, with SINK_ARGS added to
 #                                its usual options (no SINK_ARGS: back to a
 #                                well-behaved sink).
+#   mailstack.sh route [BASE] pipe|imap
+#                                switch consent@example.test (and consent+X@)
+#                                at run time: "pipe" to consent-deliver through
+#                                the consentd pipe(8) transport, "imap" to
+#                                Dovecot (consentd reads it over IMAP).  Runs
+#                                "postfix reload" and returns (in ~0.2 s) once
+#                                the old trivial-rewrite and qmgr processes are
+#                                gone and a new qmgr runs, i.e. the next message
+#                                (and the next retry of a deferred one) takes
+#                                the new route.  Needs a running stack.
+#   mailstack.sh flush [BASE]    postqueue -f: retry every deferred message now.
+#                                Returns at once; the delivery follows within
+#                                0.1 s (about 2 s when flushed right after a
+#                                "route" or another reload).  Without flush,
+#                                Postfix retries by itself about 10-20 s later.
+#   mailstack.sh pipe-user [BASE]
+#                                print the name of the user consent-deliver
+#                                runs as (creating it if missing), e.g.
+#                                chown "$(mailstack.sh pipe-user BASE)" DBDIR
 # BASE defaults to /tmp/csd-stack.  Keep it short: Dovecot puts unix sockets
 # below it and a socket path may not exceed 107 bytes (limit here: 64 chars).
 #
@@ -34,16 +53,52 @@
 #   so a client that sends bare LF in DATA is refused with 550 instead of
 #   having its mail silently repaired.
 #
+# Postfix pipe(8) delivery to consent-deliver (env, read by "up" and "route"):
+#   CONSENT_DELIVER=/ABS/consent-deliver  CONSENT_CONF=/ABS/consentd.conf
+#                    BOTH set at "up" (CONSENT_DELIVER alone, as ctest exports
+#                    it to every integration test, changes nothing, so a test
+#                    runs: CONSENT_CONF=$CONF mailstack.sh up BASE): a
+#                    "consentd" pipe transport is added and
+#                    consent@example.test (and consent+ANYTHING@, by the
+#                    transport_maps fallback to the address without extension)
+#                    goes to it instead of Dovecot:
+#                      consentd unix - n n - - pipe flags=DRhu user=CONSENT_USER
+#                        argv=CONSENT_DELIVER -c CONSENT_CONF -f ${sender} -r ${recipient}
+#                    with consentd_destination_recipient_limit = 1 (one exit
+#                    status per recipient) and consentd_time_limit = 60s.
+#                    Exit 0 = delivered, 75 = deferred (retried after ~10 s, or
+#                    at once with "flush"), anything else and the time limit =
+#                    bounced.  flags=DRhu: stdin starts with Return-Path: then
+#                    Delivered-To:; h and u fold ${recipient} to lower case.
+#                    Not both set at "up" (even if a previous "up" had them): no pipe
+#                    transport, consent@ goes to Dovecot as before.  "route"
+#                    takes the pair from the environment too when CONSENT_CONF
+#                    is set (else from stack.env), so a stack started without
+#                    them can be switched later.
+#                    Paths: absolute, letters, digits and . _ - + / only; the
+#                    pipe user must be able to run the one and read the other.
+#   CONSENT_USER=consentd-test  the unprivileged user consent-deliver runs as
+#                    (never root, never Postfix's mail_owner "postfix").  The
+#                    default user is created as a system user (no home, shell
+#                    nologin) when missing and is left in place by "down".  It
+#                    must be able to write the SQLite database AND its directory
+#                    (WAL and journal files): a test chowns its database
+#                    directory to "$(mailstack.sh pipe-user BASE)".
+#   CONSENT_ROUTE=pipe|imap  the route at "up" (default: pipe when both
+#                    CONSENT_DELIVER and CONSENT_CONF are set, else imap).
+#
 # Mail users (Dovecot passwd-file; every password is "secret"):
 #   test@example.test  app@example.test  consent@example.test
 # Postfix accepts mail for these at example.test (recipient_delimiter "+", so
 # consent+TOKEN@example.test lands in the INBOX of consent@example.test) and
-# hands it to Dovecot over LMTP.  Everything else is either rejected (unknown
-# user at example.test) or bounced by the error transport: nothing leaves the
-# machine and no DNS lookup is made.
+# hands it to Dovecot over LMTP (consent@ and consent+X@ go to consent-deliver
+# instead while the route is "pipe", see above).  Everything else is either
+# rejected (unknown user at example.test) or bounced by the error transport:
+# nothing leaves the machine and no DNS lookup is made.
 #
 # Layout of BASE
-#   stack.env                     ports in use (sourced by the other commands)
+#   stack.env                     ports, users, CONSENT_* and the current
+#                                 route (sourced by the other commands)
 #   dovecot/dovecot.conf, users   Dovecot config; run/ is its base_dir
 #   dovecot/lmtp.sock             LMTP socket
 #   mail/<user>/Maildir/          mailboxes (new/ holds unread deliveries)
@@ -58,6 +113,7 @@
 #   doveadm -c BASE/dovecot/dovecot.conf mailbox status -u consent@example.test messages INBOX
 #   doveadm -c BASE/dovecot/dovecot.conf search -u consent@example.test mailbox INBOX ALL
 #   postqueue -c BASE/postfix/etc -p     (queue)    postqueue -c BASE/postfix/etc -f  (retry now)
+#   grep -E 'status=(sent|deferred|bounced)' BASE/log/postfix.log   (pipe outcomes)
 #   postfix -c BASE/postfix/etc reload   (after editing a texthash: map)
 # Always pass absolute paths to -c: "postfix -c relative/dir stop" fails silently.
 #
@@ -115,8 +171,11 @@ warn() { printf '%s: warning: %s\n' "$SELF" "$*" >&2; }
 
 usage() {
 	cat >&2 <<EOF
-usage: $SELF up|down|status [BASE]
+usage: $SELF up|down|status|flush|pipe-user [BASE]
        $SELF sink-restart [BASE] [-- SINK_ARGS...]
+       $SELF route [BASE] pipe|imap
+env for up/route: CONSENT_DELIVER=/abs/consent-deliver CONSENT_CONF=/abs/consentd.conf
+                  [CONSENT_USER=consentd-test] [CONSENT_ROUTE=pipe|imap]
 BASE defaults to /tmp/csd-stack (see the comment at the top of $0)
 EOF
 	exit 2
@@ -126,8 +185,19 @@ EOF
 [ $# -ge 1 ] || usage
 CMD=$1
 shift
+case $CMD in up | down | status | sink-restart | route | flush | pipe-user) ;; *) usage ;; esac
 BASE=/tmp/csd-stack
-if [ $# -gt 0 ] && [ "$1" != -- ]; then
+ROUTE=
+if [ "$CMD" = route ]; then
+	# route [BASE] pipe|imap: the last word is the route.
+	case $# in
+	1) ROUTE=$1 ;;
+	2) BASE=$1 ROUTE=$2 ;;
+	*) usage ;;
+	esac
+	case $ROUTE in pipe | imap) ;; *) usage ;; esac
+	set --
+elif [ $# -gt 0 ] && [ "$1" != -- ]; then
 	BASE=$1
 	shift
 fi
@@ -138,7 +208,6 @@ if [ $# -gt 0 ]; then
 	[ "$CMD" = sink-restart ] || usage
 	SINK_EXTRA=("$@")
 fi
-case $CMD in up | down | status | sink-restart) ;; *) usage ;; esac
 
 case $BASE in /*) ;; *) BASE=$PWD/$BASE ;; esac
 BASE=${BASE%/}
@@ -154,22 +223,48 @@ RUNDIR=$BASE/run
 SINKDIR=$BASE/sink
 STACKLOG=$LOGDIR/mailstack.log
 
-# Settings: for down/status/sink-restart, BASE/stack.env (written by "up")
-# wins; "up" takes the environment first, then stack.env (so a restart keeps
-# the ports of the previous run), then the defaults.
+# Settings: for down/status/sink-restart/flush, BASE/stack.env (written by
+# "up") wins; "up" takes the environment first, then stack.env (so a restart
+# keeps the ports of the previous run), then the defaults - except
+# CONSENT_DELIVER, CONSENT_CONF and CONSENT_ROUTE, which "up" takes from the
+# environment only (not both set: no pipe).  "route" takes CONSENT_USER,
+# and CONSENT_DELIVER with CONSENT_CONF when CONSENT_CONF is set, from the
+# environment first, the rest from stack.env.
+PIPE_USER_DEFAULT=consentd-test
 load_ports() {
 	local v
 	local -A env_val=()
-	for v in IMAP_PORT LMTP_PORT SMTP_PORT SINK_PORT MAIL_USER MAIL_GROUP BARE_LF; do
+	for v in IMAP_PORT LMTP_PORT SMTP_PORT SINK_PORT MAIL_USER MAIL_GROUP BARE_LF \
+		CONSENT_DELIVER CONSENT_CONF CONSENT_USER CONSENT_ROUTE; do
 		[ -n "${!v:-}" ] && env_val[$v]=${!v}
 	done
 	if [ -f "$BASE/stack.env" ]; then
 		# shellcheck disable=SC1091
 		. "$BASE/stack.env"
 		if [ "$CMD" = up ]; then
+			CONSENT_DELIVER='' CONSENT_CONF='' CONSENT_ROUTE=''
 			for v in "${!env_val[@]}"; do printf -v "$v" '%s' "${env_val[$v]}"; done
+		elif [ "$CMD" = route ]; then
+			# The pair from the environment only when CONSENT_CONF is in it.
+			if [ -n "${env_val[CONSENT_CONF]:-}" ]; then
+				CONSENT_DELIVER=${env_val[CONSENT_DELIVER]:-}
+				CONSENT_CONF=${env_val[CONSENT_CONF]}
+			fi
+			[ -z "${env_val[CONSENT_USER]:-}" ] || CONSENT_USER=${env_val[CONSENT_USER]}
 		fi
 	fi
+	CONSENT_DELIVER=${CONSENT_DELIVER:-}
+	CONSENT_CONF=${CONSENT_CONF:-}
+	CONSENT_USER=${CONSENT_USER:-$PIPE_USER_DEFAULT}
+	# ctest hands CONSENT_DELIVER to every integration test: alone it means
+	# nothing here.  CONSENT_CONF alone is a mistake.
+	[ -n "$CONSENT_DELIVER" ] || [ -z "$CONSENT_CONF" ] ||
+		die "CONSENT_CONF is set but CONSENT_DELIVER is not (the pipe needs both)"
+	[ -n "$CONSENT_CONF" ] || CONSENT_DELIVER=''
+	if [ -z "${CONSENT_ROUTE:-}" ]; then
+		if [ -n "$CONSENT_DELIVER" ]; then CONSENT_ROUTE=pipe; else CONSENT_ROUTE=imap; fi
+	fi
+	[ "$CMD" != route ] || CONSENT_ROUTE=$ROUTE
 	IMAP_PORT=${IMAP_PORT:-10143}
 	LMTP_PORT=${LMTP_PORT:-10024}
 	SMTP_PORT=${SMTP_PORT:-10025}
@@ -185,6 +280,49 @@ load_ports() {
 	[ "$(printf '%s\n' "$IMAP_PORT" "$LMTP_PORT" "$SMTP_PORT" "$SINK_PORT" | sort -u | wc -l)" = 4 ] ||
 		die "IMAP_PORT, LMTP_PORT, SMTP_PORT and SINK_PORT must differ"
 	case $BARE_LF in reject | normalize | no) ;; *) die "BARE_LF must be reject, normalize or no" ;; esac
+	case $CONSENT_ROUTE in pipe | imap) ;; *) die "CONSENT_ROUTE must be pipe or imap" ;; esac
+	[[ $CONSENT_USER =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "CONSENT_USER '$CONSENT_USER' is not a valid user name"
+	case $CONSENT_USER in
+	root | postfix) die "CONSENT_USER must not be $CONSENT_USER (pipe(8) refuses root and Postfix's mail_owner)" ;;
+	esac
+	if [ -n "$CONSENT_DELIVER" ]; then
+		for v in CONSENT_DELIVER CONSENT_CONF; do
+			# The value ends up in master.cf's argv=, which is split at
+			# white space and expands $name: keep it plain.
+			[[ ${!v} =~ ^/[A-Za-z0-9._/+-]+$ ]] && [[ ${!v} != *..* ]] ||
+				die "$v '${!v}': give an absolute path of letters, digits and . _ - + / only"
+		done
+	fi
+}
+
+# The pipe(8) transport is configured when both CONSENT_* paths are known.
+pipe_configured() { [ -n "$CONSENT_DELIVER" ] && [ -n "$CONSENT_CONF" ]; }
+
+# ensure_pipe_user: create CONSENT_USER (only the default name) when missing.
+# Parallel runs may race: useradd then fails, but the user exists afterwards.
+ensure_pipe_user() {
+	local i out=
+	getent passwd "$CONSENT_USER" >/dev/null && return 0
+	[ "$CONSENT_USER" = "$PIPE_USER_DEFAULT" ] ||
+		die "user $CONSENT_USER (CONSENT_USER) does not exist; create it or leave CONSENT_USER unset"
+	need_root
+	for ((i = 0; i < 20; i++)); do
+		out=$(/usr/sbin/useradd --system --user-group --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --comment "consentd mailstack pipe user" \
+			"$CONSENT_USER" 2>&1) || true
+		getent passwd "$CONSENT_USER" >/dev/null && return 0
+		sleep 0.1 # /etc/passwd locked by a parallel useradd
+	done
+	die "could not create user $CONSENT_USER: $out"
+}
+
+# check_pipe_access: warn when the pipe user cannot run consent-deliver or
+# read its config (a test may still be writing the config, so only a warning).
+check_pipe_access() {
+	runuser -u "$CONSENT_USER" -- test -x "$CONSENT_DELIVER" ||
+		warn "user $CONSENT_USER cannot execute $CONSENT_DELIVER (check it and the modes of its parents)"
+	runuser -u "$CONSENT_USER" -- test -r "$CONSENT_CONF" ||
+		warn "user $CONSENT_USER cannot read $CONSENT_CONF (yet?)"
 }
 
 # ------------------------------------------------------------ process helpers
@@ -440,12 +578,7 @@ virtual_uid_maps = static:$uid
 virtual_gid_maps = static:$gid
 transport_maps = texthash:$PF/transport
 
-# >>> CONSENT-PIPE (reserved for the issue that adds Postfix pipe(8) delivery
-# to consent-deliver).  Uncomment together with the lines marked the same way
-# in transport and master.cf; one recipient per invocation is essential.
-#consentpipe_destination_recipient_limit = 1
-#consentpipe_time_limit = 60s
-# <<< CONSENT-PIPE
+$(main_cf_pipe)
 
 # Quick retries for tests of deferred delivery.
 queue_run_delay = 10s
@@ -458,14 +591,7 @@ EOF
 		printf '%-24s %s/Maildir/\n' "$u" "$u" >>"$PF/vmailbox"
 	done
 
-	cat >"$PF/transport" <<EOF
-# Generated by mailstack.sh.  texthash: is read when a Postfix process starts:
-# run "postfix -c $PF reload" after editing.
-# >>> CONSENT-PIPE (reserved): send consent@ and consent+ANYTHING@ to the pipe
-# instead of Dovecot.  The address must stay in vmailbox or smtpd rejects it.
-#consent@$DOMAIN   consentpipe:
-# <<< CONSENT-PIPE
-EOF
+	write_transport
 
 	cat >"$PF/master.cf" <<EOF
 # Generated by mailstack.sh.  No chroot anywhere; only what the stack uses.
@@ -491,11 +617,57 @@ lmtp         unix  -       -      n      -      -       lmtp
 anvil        unix  -       -      n      -      1       anvil
 scache       unix  -       -      n      -      1       scache
 postlog      unix-dgram n  -      n      -      1       postlogd
-# >>> CONSENT-PIPE (reserved): pipe(8) refuses user=root and the mail_owner.
-#consentpipe unix  -       n      n      -      -       pipe
-#  flags=Rq user=$MAIL_USER argv=/usr/bin/consent-deliver -c CONFIG -f \${sender} -r \${recipient}
-# <<< CONSENT-PIPE
+$(master_cf_pipe)
 EOF
+}
+
+# CONSENT-PIPE: the pieces of the Postfix config for pipe(8) delivery to
+# consent-deliver; empty but for a comment while CONSENT_DELIVER is unset.
+main_cf_pipe() {
+	if ! pipe_configured; then
+		echo "# No consentd pipe(8) transport (CONSENT_DELIVER/CONSENT_CONF unset at \"up\")."
+		return 0
+	fi
+	cat <<EOF
+# consentd pipe(8) transport to consent-deliver (see master.cf, transport).
+# One recipient per invocation: every recipient gets its own exit status.
+# A command that runs past the time limit is killed and the message BOUNCED;
+# consent-deliver needs milliseconds, the limit is only a safety net.
+consentd_destination_recipient_limit = 1
+consentd_time_limit = 60s
+EOF
+}
+
+master_cf_pipe_line() {
+	printf '%s\n' "consentd     unix  -       n      n      -      -       pipe" \
+		"  flags=DRhu user=$CONSENT_USER argv=$CONSENT_DELIVER -c $CONSENT_CONF -f \${sender} -r \${recipient}"
+}
+
+master_cf_pipe() {
+	if ! pipe_configured; then
+		echo "# No consentd pipe(8) transport (CONSENT_DELIVER/CONSENT_CONF unset at \"up\")."
+		return 0
+	fi
+	echo "# consent-deliver, run as $CONSENT_USER (pipe(8) refuses root and the mail_owner)."
+	echo "# D: Delivered-To:, R: Return-Path:, h/u: \${recipient} in lower case."
+	master_cf_pipe_line
+}
+
+# write_transport: the route of consent@ (and consent+X@) per CONSENT_ROUTE.
+# The address stays in vmailbox either way, or smtpd would reject it.
+write_transport() {
+	{
+		echo "# Generated by mailstack.sh.  texthash: is read when a Postfix process starts:"
+		echo "# run \"postfix -c $PF reload\" after editing (\"mailstack.sh route\" does)."
+		echo "# consent@$DOMAIN also matches consent+ANYTHING@$DOMAIN (recipient_delimiter)."
+		if [ "$CONSENT_ROUTE" = pipe ]; then
+			echo "# route: pipe (consent-deliver)"
+			printf '%-24s %s\n' "consent@$DOMAIN" "consentd:"
+		else
+			echo "# route: imap (Dovecot over LMTP, the virtual_transport)"
+		fi
+	} >"$PF/transport.new"
+	mv -f "$PF/transport.new" "$PF/transport"
 }
 
 # ---------------------------------------------------------------- components
@@ -640,15 +812,13 @@ cmd_up() {
 	: >>"$STACKLOG"
 	printf '%s up\n' "$(date '+%F %T')" >>"$STACKLOG"
 
-	cat >"$BASE/stack.env" <<EOF
-IMAP_PORT=$IMAP_PORT
-LMTP_PORT=$LMTP_PORT
-SMTP_PORT=$SMTP_PORT
-SINK_PORT=$SINK_PORT
-MAIL_USER=$MAIL_USER
-MAIL_GROUP=$MAIL_GROUP
-BARE_LF=$BARE_LF
-EOF
+	if pipe_configured; then
+		ensure_pipe_user
+		check_pipe_access
+	elif [ "$CONSENT_ROUTE" = pipe ]; then
+		die "CONSENT_ROUTE=pipe needs CONSENT_DELIVER and CONSENT_CONF"
+	fi
+	write_stack_env
 	write_dovecot_conf
 	write_postfix_conf
 	runuser -u dovecot -- test -r "$DC/users" || die "user dovecot cannot read $DC/users (check the modes of BASE's parents)"
@@ -660,6 +830,34 @@ EOF
 	start_sink
 	trap - EXIT
 	say "up: IMAP 127.0.0.1:$IMAP_PORT, LMTP 127.0.0.1:$LMTP_PORT (and $DC/lmtp.sock), SMTP 127.0.0.1:$SMTP_PORT, sink 127.0.0.1:$SINK_PORT -> $SINKDIR/"
+	! pipe_configured || say "$(describe_route)"
+}
+
+write_stack_env() {
+	cat >"$BASE/stack.env.new" <<EOF
+IMAP_PORT=$IMAP_PORT
+LMTP_PORT=$LMTP_PORT
+SMTP_PORT=$SMTP_PORT
+SINK_PORT=$SINK_PORT
+MAIL_USER=$MAIL_USER
+MAIL_GROUP=$MAIL_GROUP
+BARE_LF=$BARE_LF
+CONSENT_DELIVER=$CONSENT_DELIVER
+CONSENT_CONF=$CONSENT_CONF
+CONSENT_USER=$CONSENT_USER
+CONSENT_ROUTE=$CONSENT_ROUTE
+EOF
+	mv -f "$BASE/stack.env.new" "$BASE/stack.env"
+}
+
+describe_route() {
+	if [ "$CONSENT_ROUTE" = pipe ]; then
+		echo "consent@$DOMAIN -> pipe as $CONSENT_USER: $CONSENT_DELIVER -c $CONSENT_CONF -f \${sender} -r \${recipient}"
+	elif pipe_configured; then
+		echo "consent@$DOMAIN -> Dovecot (pipe to $CONSENT_DELIVER configured, user $CONSENT_USER)"
+	else
+		echo "consent@$DOMAIN -> Dovecot (no pipe transport)"
+	fi
 }
 
 cmd_status() {
@@ -677,6 +875,7 @@ cmd_status() {
 	if [ -n "$pf" ]; then
 		n=$((n + 1))
 		say "postfix   running, pid $pf: SMTP 127.0.0.1:$SMTP_PORT $(state "$SMTP_PORT"), config $PF"
+		say "          $(describe_route)"
 	else
 		say "postfix   not running"
 	fi
@@ -705,10 +904,84 @@ cmd_sink_restart() {
 	say "smtp-sink restarted on 127.0.0.1:$SINK_PORT with extra options: ${SINK_EXTRA[*]:-(none)}"
 }
 
+# reload_postfix: "postfix reload" and wait until it has taken effect.  The
+# master re-reads main.cf and master.cf at once, but texthash: maps are read
+# when a process starts, and running daemons only exit once idle: the
+# transport lookup lives in trivial-rewrite, and qmgr keeps a resolve cache.
+# When those processes of before the reload are gone, the next message and
+# the next retry of a deferred one are routed with the new maps.
+# qmgr runs on demand here (type unix): the master's wake-up at the reload
+# can reach the old qmgr just before it exits, and then no qmgr runs until
+# the next mail or the 300 s wake-up - while a message it had taken into the
+# active queue waits.  So a new qmgr is kicked (it moves the active queue
+# back to incoming and scans it) and waited for.
+reload_postfix() {
+	local pf p comm i
+	local -a old=()
+	pf=$(postfix_pid)
+	[ -n "$pf" ] || die "Postfix is not running for $BASE (run '$SELF up $BASE' first)"
+	children_named() { # children_named COMM: children of the master with that name
+		for p in $(descendants "$pf"); do
+			{ read -r comm <"/proc/$p/comm"; } 2>/dev/null || continue
+			case $comm in "$1") echo "$p" ;; esac
+		done
+	}
+	mapfile -t old < <(children_named trivial-rewrite; children_named qmgr)
+	if ! /usr/sbin/postfix -c "$PF" reload >>"$STACKLOG" 2>&1; then
+		tail_log "$STACKLOG"
+		die "postfix reload failed"
+	fi
+	[ ${#old[@]} -eq 0 ] || wait_gone 15 "${old[@]}" ||
+		die "postfix reload: old processes still running after 15 s: ${old[*]}"
+	# postkick often dies of SIGPIPE (status 141): qmgr has read the request
+	# and hung up before postkick is done.  What counts is the check below.
+	/usr/sbin/postkick -c "$PF" public qmgr I >>"$STACKLOG" 2>&1 || true
+	for ((i = 0; i < 200; i++)); do
+		[ -n "$(children_named qmgr)" ] && return 0
+		sleep 0.05
+	done
+	warn "no qmgr running 10 s after the reload (log: $LOGDIR/postfix.log)"
+}
+
+cmd_route() {
+	need_root
+	[ -f "$BASE/stack.env" ] || die "no stack in $BASE (run '$SELF up $BASE' first)"
+	[ -n "$(postfix_pid)" ] || die "Postfix is not running for $BASE (run '$SELF up $BASE' first)"
+	if [ "$CONSENT_ROUTE" = pipe ]; then
+		pipe_configured || die "route pipe needs CONSENT_DELIVER and CONSENT_CONF (in the environment, or at \"up\")"
+		ensure_pipe_user
+		check_pipe_access
+	fi
+	# main.cf and master.cf change only when the pipe transport is new or
+	# different (a test may have edited main.cf with postconf -e).
+	if pipe_configured && ! grep -qxF -- "$(master_cf_pipe_line | tail -n 1)" "$PF/master.cf"; then
+		write_postfix_conf
+	else
+		write_transport
+	fi
+	write_stack_env
+	reload_postfix
+	say "route: $(describe_route)"
+}
+
+cmd_flush() {
+	need_root
+	[ -n "$(postfix_pid)" ] || die "Postfix is not running for $BASE (run '$SELF up $BASE' first)"
+	/usr/sbin/postqueue -c "$PF" -f || die "postqueue -c $PF -f failed"
+}
+
+cmd_pipe_user() {
+	ensure_pipe_user
+	printf '%s\n' "$CONSENT_USER"
+}
+
 load_ports
 case $CMD in
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 sink-restart) cmd_sink_restart ;;
+route) cmd_route ;;
+flush) cmd_flush ;;
+pipe-user) cmd_pipe_user ;;
 esac

@@ -21,7 +21,7 @@ SINKPID=
 cleanup() { [ -n "$SINKPID" ] && kill "$SINKPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 sed -e "s#^path = .*#path = $W/c.db#" -e "s#^password_file = /etc/consentd/imap.secret#password_file =#" \
-    -e "s#^dir = .*#dir = $SRC/mailtemplates#" -e "s#^port = 25#port = $PORT#" \
+    -e "s#^dir = .*#dir = $SRC/mailtemplates#" -e "s#^port = 25#port = $PORT#" -e "s#^enabled = yes#enabled = no#" \
     "$SRC/conf/consentd.conf" > "$W/c.conf"
 /usr/sbin/smtp-sink -u nobody -c 127.0.0.1:$PORT 1024 > "$W/sink.log" 2>&1 &
 SINKPID=$!

@@ -16,6 +16,7 @@ CHECKS=0
 write_conf() {
 	sed -e "s#^path = .*#path = $DB#" \
 	    -e "s#^password_file = /etc/consentd/imap.secret#password_file =#" \
+	    -e "s#^enabled = yes#enabled = no#" \
 	    -e "s#^busy_timeout_ms = .*#busy_timeout_ms = 300#" \
 	    -e "s#^dir = .*#dir = $SRC_DIR/mailtemplates#" \
 	    "$@" "$SRC_DIR/conf/consentd.conf" > "$CONF"
