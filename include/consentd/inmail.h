@@ -5,6 +5,8 @@
  * Parsing uses libetpan (MIME structure, RFC 2047 words, transfer
  * encodings, charset conversion); HTML bodies are turned into text with
  * libxml2, dropping <blockquote> and the quote containers mail clients use.
+ * Delivery reports (RFC 3464), MDNs and classic bounces are recognised,
+ * with the failed recipients and the returned original's Message-IDs.
  * A message over a limit, with an unknown or broken charset in the part
  * that carries the text, or that libetpan cannot parse, is reported with
  * an error code: the caller records it as ignored or held, never guesses.
@@ -22,6 +24,12 @@
 #define INMAIL_DEPTH_MAX   20                  /* multipart nesting */
 #define INMAIL_IDS_MAX     100                 /* ids kept from In-Reply-To/References */
 #define INMAIL_RCPTS_MAX   50                  /* addresses kept from Delivered-To/X-Original-To/To */
+#define INMAIL_DSN_RCPTS_MAX 20                /* failed recipients kept from a bounce */
+#define INMAIL_ORIG_IDS_MAX  4                 /* Message-IDs kept of the returned original */
+#define INMAIL_REPORT_PART_MAX (256 * 1024)    /* bytes of one report part read, before
+						  transfer decoding; the rest is not read */
+#define INMAIL_DSN_VALUE_MAX 1000              /* one unfolded delivery-status field value;
+						  a longer one is ignored */
 
 enum inmail_error {
 	INMAIL_OK = 0,
@@ -51,6 +59,46 @@ typedef struct inmail {
 	char *authentication_results;
 	bool multipart_report;            /* top-level Content-Type multipart/report */
 	char *report_type;                /* its report-type parameter, or NULL */
+	/* Delivery reports (RFC 3464) and bounces. is_bounce: a delivery
+	 * failure report of any form, i.e.
+	 *  - a multipart/report; report-type=delivery-status, unless the
+	 *    Action fields of its message/delivery-status part (or
+	 *    message/global-delivery-status) name no failure: a delay or
+	 *    success notice (only "delayed", "delivered", "relayed",
+	 *    "expanded") is automatic mail but not a bounce;
+	 *  - a classic bounce: null sender (Return-Path <>) or From
+	 *    MAILER-DAEMON@ / postmaster@, with a bounce subject ("Undelivered
+	 *    Mail", "Undeliverable", "Unzustellbar", "Delivery Status
+	 *    Notification (Failure)", "Mail delivery failed", "failure
+	 *    notice", "Returned mail", ...); here too a delivery-status part
+	 *    with Actions, if there is one, decides.
+	 * An MDN is never a bounce. When the body is refused (too big, ...)
+	 * is_bounce and is_mdn are still set from the header. */
+	bool is_bounce;
+	bool is_mdn;                      /* multipart/report; report-type=disposition-notification */
+	/* addr-specs (without <>, at most ADDR_MAX (limits.h) bytes, with
+	 * an '@') of the recipients that failed: from Final-Recipient (else
+	 * Original-Recipient) of each delivery-status group with Action:
+	 * failed; for a classic bounce without such groups, from text/plain
+	 * lines "<addr>: ..." (Postfix, qmail) or Exim's indented address
+	 * lines after "...failed:", before the copy of the message ("---").
+	 * Distinct (case-insensitive), in report order; only for bounces. */
+	char *dsn_rcpts[INMAIL_DSN_RCPTS_MAX];
+	size_t n_dsn_rcpts;
+	char *dsn_status;                 /* the Status of the first failed recipient
+					     that has a well-formed one ("5.1.1",
+					     RFC 3463); for a classic bounce the first
+					     code in the lines of a recipient it names
+					     (up to a blank line); else NULL */
+	/* Message-IDs (without <>) of the returned original, for reports and
+	 * bounces only: from the header of each message/rfc822,
+	 * message/global, message/global-headers or text/rfc822-headers part;
+	 * when none is found there, any "<consent.HEX32@DOMAIN>" or
+	 * "<receipt.HEX@DOMAIN>" (1 to 64 hex digits) in its parts (text, the
+	 * delivery-status, a quoted original in a plain-text bounce).
+	 * Distinct (case-insensitive), in the order found. */
+	char *orig_msgids[INMAIL_ORIG_IDS_MAX];
+	size_t n_orig_msgids;
 	char *text;                       /* the body as UTF-8 text: text/plain
 					     preferred, else text/html as text;
 					     format=flowed joined; NULL if none */

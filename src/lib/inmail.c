@@ -9,10 +9,20 @@
  * joined. A charset that is unknown, or bytes that are not what the part
  * declares, give INMAIL_UNDECODABLE instead of a guess. Header fields are
  * filled even when the body is refused.
+ *
+ * Reports and bounces: is_bounce and is_mdn come from the header (the
+ * report type; the sender and subject of a classic bounce); for a
+ * bounce, the message/delivery-status groups name the failed recipients
+ * and may show it is only a delay notice. Of each report part the first
+ * INMAIL_REPORT_PART_MAX bytes are decoded and read by line-by-line
+ * readers with fixed buffers; a value over its limit is ignored, never
+ * cut and used.
  */
 #include "consentd/inmail.h"
+#include "consentd/limits.h"
 #include "consentd/text.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,24 +683,27 @@ static char *html_to_text(const char *s, size_t n)
 	return w.b.s;
 }
 
-/* extract_text - decode part into out->text. */
-static int extract_text(inmail *out, struct mailmime *part, enum kind kind)
+/* decode_data - the transfer-decoded bytes of the first max encoded
+ * bytes of d (all of them when max is 0) in *dec (free with
+ * mmap_string_unref) and *declen. -1 when d holds no bytes in memory or
+ * libetpan refuses them. */
+static int decode_data(const struct mailmime_data *d, size_t max, char **dec, size_t *declen)
 {
-	struct mailmime_data *d = part->mm_data.mm_single;
-	char *dec = NULL, *cs = NULL, *fmt, *delsp, *copy = NULL;
-	size_t declen = 0, idx = 0, n;
-	strbuf u = { 0 };
-	int ret = -1, enc;
+	char *copy;
+	size_t n, idx = 0;
+	int enc, r;
 
-	if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT) {
-		out->text = xstrdup("");
-		return 0;
-	}
+	*dec = NULL;
+	*declen = 0;
+	if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT)
+		return -1;
 	enc = d->dt_encoded ? d->dt_encoding : MAILMIME_MECHANISM_8BIT;
+	n = d->dt_data.dt_text.dt_length;
+	if (max > 0 && n > max)
+		n = max;
 	/* libetpan's quoted-printable decoder reads two bytes past an escape
 	 * cut off at the end of the data: decode a padded copy with any such
 	 * incomplete escape removed. */
-	n = d->dt_data.dt_text.dt_length;
 	copy = xcalloc(1, n + 4);
 	if (n > 0)
 		memcpy(copy, d->dt_data.dt_text.dt_data, n);
@@ -701,7 +714,30 @@ static int extract_text(inmail *out, struct mailmime *part, enum kind kind)
 			n -= 2;
 		copy[n] = '\0';
 	}
-	if (mailmime_part_parse(copy, n, &idx, enc, &dec, &declen) != MAILIMF_NO_ERROR)
+	r = mailmime_part_parse(copy, n, &idx, enc, dec, declen);
+	free(copy);  /* the result is libetpan's own copy */
+	if (r != MAILIMF_NO_ERROR || *dec == NULL) {
+		*dec = NULL;
+		*declen = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* extract_text - decode part into out->text. */
+static int extract_text(inmail *out, struct mailmime *part, enum kind kind)
+{
+	struct mailmime_data *d = part->mm_data.mm_single;
+	char *dec = NULL, *cs = NULL, *fmt, *delsp;
+	size_t declen = 0;
+	strbuf u = { 0 };
+	int ret = -1;
+
+	if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT) {
+		out->text = xstrdup("");
+		return 0;
+	}
+	if (decode_data(d, 0, &dec, &declen) < 0)
 		goto cleanup;
 	if (part->mm_content_type != NULL)
 		cs = mailmime_content_param_get(part->mm_content_type, "charset");
@@ -730,9 +766,627 @@ static int extract_text(inmail *out, struct mailmime *part, enum kind kind)
 cleanup:
 	if (dec != NULL)
 		mmap_string_unref(dec);
-	free(copy);
 	free(u.s);
 	return ret;
+}
+
+/* --- delivery reports and bounces ------------------------------------ */
+
+#define MSGID_MAX 998  /* a returned Message-ID longer than a header line is not kept */
+
+static bool is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* next_line - the line at *pos of s[0..n), without its LF or CRLF, in
+ * *line and *ll; moves *pos past it. false when *pos is at the end, so a
+ * loop over it makes at most n + 1 calls. */
+static bool next_line(const char *s, size_t n, size_t *pos, const char **line, size_t *ll)
+{
+	const char *nl;
+	size_t end;
+
+	if (*pos >= n)
+		return false;
+	nl = memchr(s + *pos, '\n', n - *pos);
+	end = nl != NULL ? (size_t)(nl - s) : n;
+	*line = s + *pos;
+	*ll = end - *pos;
+	if (*ll > 0 && (*line)[*ll - 1] == '\r')
+		(*ll)--;
+	*pos = nl != NULL ? end + 1 : n;
+	return true;
+}
+
+/* blank - line[0..ll) is empty or holds only blanks. */
+static bool blank(const char *line, size_t ll)
+{
+	size_t i;
+
+	for (i = 0; i < ll; i++)
+		if (!is_wsp(line[i]))
+			return false;
+	return true;
+}
+
+/* field_at - when line[0..ll) starts the header field name (ASCII
+ * case-insensitive, blanks allowed before the colon), the offset of its
+ * value; else 0. */
+static size_t field_at(const char *line, size_t ll, const char *name)
+{
+	size_t k = strlen(name), i;
+
+	if (ll <= k || strncasecmp(line, name, k) != 0)
+		return 0;
+	for (i = k; i < ll && is_wsp(line[i]); i++)
+		;
+	return i < ll && line[i] == ':' ? i + 1 : 0;
+}
+
+/* token_ok - s[0..n) is 1..max bytes of valid UTF-8 without blanks,
+ * controls, NUL or any byte of bad. */
+static bool token_ok(const char *s, size_t n, size_t max, const char *bad)
+{
+	size_t i;
+
+	if (n == 0 || n > max)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c == 0x7f || strchr(bad, c) != NULL)
+			return false;
+	}
+	return text_utf8_valid(s, n);
+}
+
+/* addr_ok - s[0..n) can be an addr-spec: a token of at most ADDR_MAX
+ * bytes with an '@' that is neither first nor last. */
+static bool addr_ok(const char *s, size_t n)
+{
+	const char *at;
+
+	if (!token_ok(s, n, ADDR_MAX, "<>(),;\""))
+		return false;
+	at = memrchr(s, '@', n);
+	return at != NULL && at != s && at != s + n - 1;
+}
+
+/* add_unique - append a copy of s[0..n) to list (*count of max) unless
+ * it is full or holds an equal entry (ASCII case-insensitive). */
+static void add_unique(char **list, size_t *count, size_t max, const char *s, size_t n)
+{
+	size_t i;
+
+	if (*count >= max)
+		return;
+	for (i = 0; i < *count; i++)
+		if (strlen(list[i]) == n && strncasecmp(list[i], s, n) == 0)
+			return;
+	list[(*count)++] = xstrndup(s, n);
+}
+
+static void add_orig_id(inmail *out, const char *s, size_t n)
+{
+	if (token_ok(s, n, MSGID_MAX, "<>"))
+		add_unique(out->orig_msgids, &out->n_orig_msgids, INMAIL_ORIG_IDS_MAX, s, n);
+}
+
+static void add_dsn_rcpt(inmail *out, const char *s, size_t n)
+{
+	if (addr_ok(s, n))
+		add_unique(out->dsn_rcpts, &out->n_dsn_rcpts, INMAIL_DSN_RCPTS_MAX, s, n);
+}
+
+/* status_len - the length of the enhanced status code (RFC 3463: class 2,
+ * 4 or 5, then two numbers of 1 to 3 digits, dot-separated) that s[0..n)
+ * starts with, when no digit, letter or dot follows it; else 0. */
+static size_t status_len(const char *s, size_t n)
+{
+	size_t i = 2, part, digits;
+
+	if (n < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
+		return 0;
+	for (part = 0; part < 2; part++) {
+		for (digits = 0; i < n && digits < 4 && isdigit((unsigned char)s[i]); digits++)
+			i++;
+		if (digits == 0 || digits > 3)
+			return 0;
+		if (part == 0) {
+			if (i >= n || s[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	if (i < n && (isalnum((unsigned char)s[i]) || s[i] == '.'))
+		return 0;
+	return i;
+}
+
+static void set_status(inmail *out, const char *s, size_t n)
+{
+	if (out->dsn_status == NULL)
+		out->dsn_status = xstrndup(s, n);
+}
+
+/* line_status - the first status code standing on its own in line[0..ll)
+ * (not part of a longer number such as an IP address) as dsn_status. */
+static bool line_status(const char *line, size_t ll, inmail *out)
+{
+	size_t i, k;
+
+	for (i = 0; i < ll; i++) {
+		if (i > 0 && (isalnum((unsigned char)line[i - 1]) || line[i - 1] == '.'))
+			continue;
+		if ((k = status_len(line + i, ll - i)) > 0) {
+			set_status(out, line + i, k);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The message/delivery-status body (RFC 3464 2.1): groups of header-like
+ * fields separated by blank lines, the per-message group first, then one
+ * per recipient. Only Final-Recipient, Original-Recipient, Action and
+ * Status are read, and the per-message group carries none of them, so
+ * every group is read the same way: a group with an Action is a
+ * recipient's. The first field of each kind in a group counts. */
+enum dsn_field { DF_NONE, DF_FINAL, DF_ORIG, DF_ACTION, DF_STATUS };
+
+struct dsn_group {
+	char final[ADDR_MAX + 1], orig[ADDR_MAX + 1];  /* "" when absent or unusable */
+	char status[16];                               /* "" when absent or malformed */
+	bool has_final, has_orig, has_action, failed;
+};
+
+struct dsn_reader {
+	struct dsn_group g;
+	enum dsn_field f;                 /* the field being read */
+	char v[INMAIL_DSN_VALUE_MAX + 1]; /* its value so far, folded lines joined */
+	size_t vlen;
+	bool over;                        /* the value outgrew v: it is ignored */
+	bool any_action, any_failed;      /* over all groups read */
+};
+
+static void dsn_value_add(struct dsn_reader *p, const char *s, size_t n)
+{
+	if (p->over || n > INMAIL_DSN_VALUE_MAX - p->vlen) {
+		p->over = true;
+		return;
+	}
+	memcpy(p->v + p->vlen, s, n);
+	p->vlen += n;
+	p->v[p->vlen] = '\0';
+}
+
+/* dsn_addr - the address of a recipient field "type; addr": after the
+ * first ';' (all of the value without one), blanks skipped, the text
+ * inside <> or else the first word; into dst when it is usable. */
+static void dsn_addr(const char *v, size_t n, char dst[ADDR_MAX + 1])
+{
+	const char *semi = memchr(v, ';', n), *end = v + n, *p = semi != NULL ? semi + 1 : v, *q;
+
+	while (p < end && is_wsp(*p))
+		p++;
+	if (p < end && *p == '<') {
+		p++;
+		q = memchr(p, '>', (size_t)(end - p));
+		if (q == NULL)
+			return;
+	} else {
+		for (q = p; q < end && !is_wsp(*q); q++)
+			;
+	}
+	if (addr_ok(p, (size_t)(q - p))) {
+		memcpy(dst, p, (size_t)(q - p));
+		dst[q - p] = '\0';
+	}
+}
+
+/* dsn_field_end - the field read so far goes into the group. */
+static void dsn_field_end(struct dsn_reader *p)
+{
+	struct dsn_group *g = &p->g;
+	size_t i = 0, k;
+
+	while (i < p->vlen && is_wsp(p->v[i]))
+		i++;
+	if (!p->over) {
+		switch (p->f) {
+		case DF_FINAL:
+			if (!g->has_final)
+				dsn_addr(p->v, p->vlen, g->final);
+			g->has_final = true;
+			break;
+		case DF_ORIG:
+			if (!g->has_orig)
+				dsn_addr(p->v, p->vlen, g->orig);
+			g->has_orig = true;
+			break;
+		case DF_ACTION:
+			if (!g->has_action)
+				g->failed = p->vlen - i >= 6 && strncasecmp(p->v + i, "failed", 6) == 0 &&
+					    (p->vlen - i == 6 || !isalnum((unsigned char)p->v[i + 6]));
+			g->has_action = true;
+			break;
+		case DF_STATUS:
+			if (g->status[0] == '\0' && (k = status_len(p->v + i, p->vlen - i)) > 0) {
+				memcpy(g->status, p->v + i, k);
+				g->status[k] = '\0';
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	p->f = DF_NONE;
+	p->vlen = 0;
+	p->over = false;
+	p->v[0] = '\0';
+}
+
+/* dsn_group_end - a group with Action: failed adds its recipient (Final-,
+ * else Original-Recipient) and, first, its Status. */
+static void dsn_group_end(struct dsn_reader *p, inmail *out)
+{
+	struct dsn_group *g = &p->g;
+
+	dsn_field_end(p);
+	if (g->has_action) {
+		p->any_action = true;
+		if (g->failed) {
+			const char *a = g->final[0] != '\0' ? g->final : g->orig;
+			p->any_failed = true;
+			add_dsn_rcpt(out, a, strlen(a));
+			if (g->status[0] != '\0')
+				set_status(out, g->status, strlen(g->status));
+		}
+	}
+	memset(g, 0, sizeof(*g));
+}
+
+/* dsn_read - the groups of the delivery-status body s[0..n). A line
+ * without a colon ends the field before it and is skipped; a value over
+ * INMAIL_DSN_VALUE_MAX is ignored; whitespace-only lines separate groups. */
+static void dsn_read(const char *s, size_t n, struct dsn_reader *p, inmail *out)
+{
+	static const struct { const char *name; enum dsn_field f; } names[] = {
+		{ "Final-Recipient", DF_FINAL }, { "Original-Recipient", DF_ORIG },
+		{ "Action", DF_ACTION }, { "Status", DF_STATUS },
+	};
+	const char *line;
+	size_t pos = 0, ll, off, k;
+
+	while (next_line(s, n, &pos, &line, &ll)) {
+		if (blank(line, ll)) {
+			dsn_group_end(p, out);
+			continue;
+		}
+		if (is_wsp(line[0])) {
+			if (p->f != DF_NONE)
+				dsn_value_add(p, line, ll);
+			continue;
+		}
+		dsn_field_end(p);
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			if ((off = field_at(line, ll, names[k].name)) > 0) {
+				p->f = names[k].f;
+				dsn_value_add(p, line + off, ll - off);
+				break;
+			}
+		}
+	}
+	dsn_group_end(p, out);
+}
+
+/* header_msgid - the <id> of the first Message-ID field (folded lines
+ * joined) in the header section at the start of s[0..n), blank lines
+ * before it skipped; added to orig_msgids. */
+static void header_msgid(const char *s, size_t n, inmail *out)
+{
+	strbuf b = { .max = INMAIL_FIELD_MAX };
+	const char *line, *lt, *gt;
+	size_t pos = 0, ll, off;
+	bool started = false, in_id = false;
+
+	while (next_line(s, n, &pos, &line, &ll)) {
+		if (blank(line, ll)) {
+			if (started)
+				break;
+			continue;
+		}
+		started = true;
+		if (is_wsp(line[0])) {
+			if (in_id)
+				strbuf_add(&b, line, ll);
+			continue;
+		}
+		if (in_id)
+			break;
+		if ((off = field_at(line, ll, "Message-ID")) > 0) {
+			in_id = true;
+			strbuf_add(&b, "", 0);
+			strbuf_add(&b, line + off, ll - off);
+		}
+	}
+	if (in_id && !b.over && b.s != NULL && (lt = memchr(b.s, '<', b.len)) != NULL &&
+	    (gt = memchr(lt + 1, '>', b.len - (size_t)(lt + 1 - b.s))) != NULL)
+		add_orig_id(out, lt + 1, (size_t)(gt - lt - 1));
+	free(b.s);
+}
+
+/* scan_ids - every "<consent.HEX@DOMAIN>" (32 hex digits) and
+ * "<receipt.HEX@DOMAIN>" (1 to 64) in s[0..n), DOMAIN being letters,
+ * digits, '.' and '-' up to ADDR_DOMAIN_MAX: added to orig_msgids. A
+ * candidate stops at the first byte that does not fit, which a '<' never
+ * does, so no byte is looked at for more than one candidate. */
+static void scan_ids(const char *s, size_t n, inmail *out)
+{
+	const char *p = s, *end = s + n, *lt, *id, *h, *d;
+	size_t hexn, dn, need;
+
+	while (out->n_orig_msgids < INMAIL_ORIG_IDS_MAX && p < end &&
+	       (lt = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		id = lt + 1;
+		p = id;
+		if (end - id < 8)
+			break;
+		if (strncasecmp(id, "consent.", 8) == 0)
+			need = 32;
+		else if (strncasecmp(id, "receipt.", 8) == 0)
+			need = 0;
+		else
+			continue;
+		h = id + 8;
+		for (hexn = 0; h + hexn < end && hexn <= 64 && isxdigit((unsigned char)h[hexn]); hexn++)
+			;
+		if (hexn == 0 || hexn > 64 || (need != 0 && hexn != need) ||
+		    h + hexn >= end || h[hexn] != '@')
+			continue;
+		d = h + hexn + 1;
+		for (dn = 0; d + dn < end && dn <= ADDR_DOMAIN_MAX &&
+		     (isalnum((unsigned char)d[dn]) || d[dn] == '.' || d[dn] == '-'); dn++)
+			;
+		if (dn == 0 || dn > ADDR_DOMAIN_MAX || d + dn >= end || d[dn] != '>')
+			continue;
+		add_orig_id(out, id, (size_t)(d + dn - id));
+		p = d + dn + 1;
+	}
+}
+
+/* text_rcpts - failed recipients of a plain-text bounce s[0..n): lines
+ * "<addr>:" alone or followed by a blank and the reason (Postfix's and
+ * qmail's form), and lines of two blanks and an address alone after a
+ * line ending "failed:" (Exim's "The following address(es) failed:"),
+ * read up to the first line starting "---" (where qmail, Exim and others
+ * begin the copy of the message). The first status code on such a line or
+ * the lines after it, up to a blank line, becomes dsn_status. */
+static void text_rcpts(const char *s, size_t n, inmail *out)
+{
+	static const char exim_intro[] = "failed:";
+	const char *line, *gt;
+	size_t pos = 0, ll, al;
+	bool want_status = false, exim = false, found;
+
+	while (next_line(s, n, &pos, &line, &ll)) {
+		if (ll >= 3 && memcmp(line, "---", 3) == 0)
+			break;
+		if (blank(line, ll)) {
+			want_status = false;
+			continue;
+		}
+		found = false;
+		if (line[0] == '<' && (gt = memchr(line + 1, '>', ll - 1)) != NULL) {
+			al = (size_t)(gt - line - 1);
+			found = al + 3 <= ll && gt[1] == ':' && (al + 3 == ll || is_wsp(gt[2])) &&
+				addr_ok(line + 1, al);
+			if (found)
+				add_dsn_rcpt(out, line + 1, al);
+		} else if (exim && ll > 2 && line[0] == ' ' && line[1] == ' ' && addr_ok(line + 2, ll - 2)) {
+			found = true;
+			add_dsn_rcpt(out, line + 2, ll - 2);
+		}
+		if (found)
+			want_status = out->dsn_status == NULL;
+		else if (ll >= sizeof(exim_intro) - 1 &&
+			 memcmp(line + ll - (sizeof(exim_intro) - 1), exim_intro, sizeof(exim_intro) - 1) == 0)
+			exim = true;
+		if (want_status && line_status(line, ll, out))
+			want_status = false;
+	}
+}
+
+/* What MTAs put in the Subject of a classic bounce (Postfix, Exchange in
+ * English, German and French, Gmail, Exim, qmail, Sendmail, Lotus);
+ * matched anywhere in the subject, case-insensitively. */
+static const char *const bounce_subjects[] = {
+	"Undelivered Mail", "Undeliverable", "Unzustellbar", "Nicht zustellbar",
+	"Delivery Status Notification (Failure)", "Delivery Failure", "Delivery has failed",
+	"Mail delivery failed", "failure notice", "Returned mail", "Non remis",
+};
+
+/* bounce_sender - the null sender, or From MAILER-DAEMON@ or postmaster@. */
+static bool bounce_sender(const inmail *m)
+{
+	const char *at;
+	size_t k;
+
+	if (m->return_path != NULL && m->return_path[0] == '\0')
+		return true;
+	if (m->from_addr == NULL || (at = strrchr(m->from_addr, '@')) == NULL)
+		return false;
+	k = (size_t)(at - m->from_addr);
+	return (k == 13 && strncasecmp(m->from_addr, "mailer-daemon", k) == 0) ||
+	       (k == 10 && strncasecmp(m->from_addr, "postmaster", k) == 0);
+}
+
+static bool bounce_subject(const inmail *m)
+{
+	size_t i;
+
+	if (m->subject == NULL)
+		return false;
+	for (i = 0; i < sizeof(bounce_subjects) / sizeof(bounce_subjects[0]); i++)
+		if (strcasestr(m->subject, bounce_subjects[i]) != NULL)
+			return true;
+	return false;
+}
+
+/* header_verdict - is_mdn, and is_bounce as far as the header tells: a
+ * delivery-status report or a classic bounce, never an MDN. */
+static void header_verdict(inmail *out)
+{
+	bool report = out->multipart_report && out->report_type != NULL;
+
+	out->is_mdn = report && strcasecmp(out->report_type, "disposition-notification") == 0;
+	out->is_bounce = !out->is_mdn &&
+			 ((report && strcasecmp(out->report_type, "delivery-status") == 0) ||
+			  (bounce_sender(out) && bounce_subject(out)));
+}
+
+/* The parts a report or bounce is read from, in order. */
+enum rkind { R_DSN, R_HEADERS, R_TEXT };
+
+struct rpart {
+	const struct mailmime_data *d;
+	enum rkind kind;
+	bool plain;  /* text/plain: may hold "<addr>:" lines */
+};
+
+struct report {
+	struct rpart p[INMAIL_PARTS_MAX];
+	size_t n;
+};
+
+/* report_kind - what single part m of a report holds, in *rp; false for
+ * parts of no interest (images, applications, ...). */
+static bool report_kind(struct mailmime *m, struct rpart *rp)
+{
+	const struct mailmime_content *ct = m->mm_content_type;
+	const char *sub;
+
+	rp->d = m->mm_data.mm_single;
+	rp->kind = R_TEXT;
+	rp->plain = false;
+	if (ct == NULL || ct->ct_type == NULL) {
+		rp->plain = true;  /* default text/plain */
+		return true;
+	}
+	sub = ct->ct_subtype != NULL ? ct->ct_subtype : "";
+	if (ct->ct_type->tp_type == MAILMIME_TYPE_DISCRETE_TYPE &&
+	    ct->ct_type->tp_data.tp_discrete_type != NULL &&
+	    ct->ct_type->tp_data.tp_discrete_type->dt_type == MAILMIME_DISCRETE_TYPE_TEXT) {
+		if (strcasecmp(sub, "rfc822-headers") == 0)
+			rp->kind = R_HEADERS;
+		rp->plain = strcasecmp(sub, "plain") == 0;
+		return true;
+	}
+	if (ct->ct_type->tp_type == MAILMIME_TYPE_COMPOSITE_TYPE &&
+	    ct->ct_type->tp_data.tp_composite_type != NULL &&
+	    ct->ct_type->tp_data.tp_composite_type->ct_type == MAILMIME_COMPOSITE_TYPE_MESSAGE) {
+		if (strcasecmp(sub, "delivery-status") == 0 ||
+		    strcasecmp(sub, "global-delivery-status") == 0)
+			rp->kind = R_DSN;
+		else if (strcasecmp(sub, "rfc822") == 0 || strcasecmp(sub, "global") == 0 ||
+			 strcasecmp(sub, "global-headers") == 0)
+			rp->kind = R_HEADERS;  /* rfc822 here: transfer-encoded */
+		return true;
+	}
+	return false;
+}
+
+/* collect - the parts of m's subtree a report is read from, at most
+ * INMAIL_PARTS_MAX, nesting at most INMAIL_DEPTH_MAX as in count_tree. An
+ * embedded message counts as one part, read for its header: its own parts
+ * are the original's, not the report's. */
+static void collect(struct mailmime *m, size_t depth, struct report *r)
+{
+	clistiter *it;
+
+	if (m == NULL || depth > INMAIL_DEPTH_MAX || r->n >= INMAIL_PARTS_MAX)
+		return;
+	switch (m->mm_type) {
+	case MAILMIME_SINGLE:
+		if (report_kind(m, &r->p[r->n]))
+			r->n++;
+		return;
+	case MAILMIME_MULTIPLE:
+		for (it = clist_begin(m->mm_data.mm_multipart.mm_mp_list);
+		     it != NULL && r->n < INMAIL_PARTS_MAX; it = clist_next(it))
+			collect(clist_content(it), depth + 1, r);
+		return;
+	case MAILMIME_MESSAGE:
+		if (m->mm_parent == NULL) {
+			collect(m->mm_data.mm_message.mm_msg_mime, depth, r);
+			return;
+		}
+		r->p[r->n++] = (struct rpart){ m->mm_body, R_HEADERS, false };
+		return;
+	default:
+		return;
+	}
+}
+
+enum pass { P_DSN, P_HEADERS, P_IDS, P_RCPTS };
+
+/* read_pass - one pass over the collected parts, each decoded (its first
+ * INMAIL_REPORT_PART_MAX bytes) and handed to the reader of that pass. */
+static void read_pass(const struct report *r, enum pass pass, struct dsn_reader *dr, inmail *out)
+{
+	char *dec;
+	size_t i, declen;
+
+	for (i = 0; i < r->n; i++) {
+		const struct rpart *rp = &r->p[i];
+		if ((pass == P_DSN && rp->kind != R_DSN) ||
+		    (pass == P_HEADERS && rp->kind != R_HEADERS) ||
+		    (pass == P_RCPTS && (rp->kind != R_TEXT || !rp->plain)))
+			continue;
+		if (decode_data(rp->d, INMAIL_REPORT_PART_MAX, &dec, &declen) < 0)
+			continue;
+		switch (pass) {
+		case P_DSN:
+			dsn_read(dec, declen, dr, out);
+			break;
+		case P_HEADERS:
+			header_msgid(dec, declen, out);
+			break;
+		case P_IDS:
+			scan_ids(dec, declen, out);
+			break;
+		case P_RCPTS:
+			text_rcpts(dec, declen, out);
+			break;
+		}
+		mmap_string_unref(dec);
+	}
+}
+
+/* read_report - from the parts of a report or bounce: for what the
+ * header calls a bounce, the failed recipients of its delivery-status
+ * groups, whose Actions (if any) then decide is_bounce (they can only
+ * tell a delay or success notice, never make a bounce of other mail); the
+ * returned original's Message-IDs, else our ids found anywhere in it; for
+ * a bounce without Actions, the recipients named in its plain text. */
+static void read_report(inmail *out, struct mailmime *root)
+{
+	struct report *r = xcalloc(1, sizeof(*r));
+	struct dsn_reader *dr = xcalloc(1, sizeof(*dr));
+
+	collect(root, 0, r);
+	if (out->is_bounce) {
+		read_pass(r, P_DSN, dr, out);
+		if (dr->any_action)
+			out->is_bounce = dr->any_failed;
+	}
+	read_pass(r, P_HEADERS, dr, out);
+	if (out->n_orig_msgids == 0)
+		read_pass(r, P_IDS, dr, out);
+	if (out->is_bounce && !dr->any_action)
+		read_pass(r, P_RCPTS, dr, out);
+	free(dr);
+	free(r);
 }
 
 int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t errlen)
@@ -769,6 +1423,7 @@ int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t err
 	}
 	if (hlen > 0 && mailimf_envelope_and_optional_fields_parse(raw, hlen, &idx, &fields) == MAILIMF_NO_ERROR)
 		take_fields(out, fields);
+	header_verdict(out);
 	if (len > INMAIL_SIZE_MAX) {
 		ret = fail(out, INMAIL_TOO_BIG, err, errlen, "message over size limit");
 		goto cleanup;
@@ -793,6 +1448,8 @@ int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t err
 		ret = fail(out, INMAIL_TOO_COMPLEX, err, errlen, "too many MIME parts or too deep");
 		goto cleanup;
 	}
+	if (out->multipart_report || out->is_bounce)
+		read_report(out, mime);
 	part = find_text(mime, &kind);
 	if (part != NULL && extract_text(out, part, kind) < 0) {
 		ret = fail(out, INMAIL_UNDECODABLE, err, errlen, "text part charset unknown or broken");
@@ -833,6 +1490,11 @@ void inmail_clear(inmail *m)
 	free(m->x_autorespond);
 	free(m->authentication_results);
 	free(m->report_type);
+	for (i = 0; i < m->n_dsn_rcpts && i < INMAIL_DSN_RCPTS_MAX; i++)
+		free(m->dsn_rcpts[i]);
+	free(m->dsn_status);
+	for (i = 0; i < m->n_orig_msgids && i < INMAIL_ORIG_IDS_MAX; i++)
+		free(m->orig_msgids[i]);
 	free(m->text);
 	memset(m, 0, sizeof(*m));
 }
