@@ -1,8 +1,14 @@
 /*
  * consentd - the daemon. One pass of its duties: record the expiry of
- * requests past their lifetime, then send everything due from the outbox.
- * Then it sleeps until the next mail is due (at most POLL_SECONDS, so mail
- * queued by consentctl goes out promptly) or a signal arrives.
+ * requests past their lifetime, send everything due from the outbox, and
+ * judge the new mail in the IMAP mailbox (each message recorded, then moved
+ * to processed_mailbox or review_mailbox). Then it sleeps until the next
+ * mail is due (at most POLL_SECONDS, so mail queued by consentctl goes out
+ * promptly), new mail is announced (IMAP IDLE), or a signal arrives. A
+ * broken IMAP connection is reopened with backoff (IMAP_BACKOFF_MIN doubling
+ * to IMAP_BACKOFF_MAX seconds); nothing is lost meanwhile: the mail waits in
+ * the mailbox, and a message recorded but not yet moved is recognised as a
+ * duplicate when it is read again.
  *
  *   consentd [-c FILE] [-f] [--once]
  *
@@ -31,6 +37,9 @@
 
 #include "consentd/config.h"
 #include "consentd/consent.h"
+#include "consentd/imap_in.h"
+#include "consentd/inbound.h"
+#include "consentd/ledger.h"
 #include "consentd/outbox.h"
 #include "consentd/smtp_out.h"
 #include "consentd/store.h"
@@ -38,6 +47,14 @@
 #include "consentd/text.h"
 
 #define POLL_SECONDS 5
+#define IMAP_BATCH 200          /* messages fetched per UID FETCH */
+#define IMAP_BACKOFF_MIN 5      /* seconds before reconnecting, doubling */
+#define IMAP_BACKOFF_MAX 300
+
+/* The IMAP session survives between passes (and IDLEs between them). */
+static imap_in *imap;
+static int64_t imap_retry_at;
+static int imap_backoff;
 
 static volatile sig_atomic_t stop, reload;
 static int foreground;
@@ -156,13 +173,105 @@ static int load(const char *path, config **cfg_out, template_set **ts_out)
 	return 0;
 }
 
+typedef struct imap_ctx {
+	store *st;
+	const config *cfg;
+	const template_set *ts;
+	bool failed;               /* a message could not be recorded */
+} imap_ctx;
+
+/* on_imap_message - judge one message; where it goes once recorded. */
+static int on_imap_message(const char *raw, size_t len, uint32_t uid, bool truncated,
+			   uint32_t full_size, void *arg)
+{
+	imap_ctx *c = arg;
+	inbound_msg msg;
+	inbound_result res;
+	char err[512];
+
+	memset(&msg, 0, sizeof(msg));
+	msg.channel = CHANNEL_IMAP;
+	msg.raw = raw;
+	msg.len = len;
+	msg.truncated = truncated;
+	msg.full_size = full_size;
+	if (inbound_process(c->st, c->cfg, c->ts, &msg, &res, err, sizeof(err))) {
+		logmsg(LOG_ERR, "imap uid=%" PRIu32 ": not recorded, left in the mailbox for the "
+		       "next pass: %s", uid, err);
+		c->failed = true;
+		return -1;
+	}
+	logmsg(LOG_INFO, "imap uid=%" PRIu32 " inbox=%" PRId64 " msgid=<%s> %s %s%s%s%s%s: %s",
+	       uid, res.inbox_id, res.msg_id, res.outcome, res.reason,
+	       res.account[0] ? " account=" : "", res.account,
+	       res.purpose[0] ? " purpose=" : "", res.purpose, res.detail);
+	return res.review ? IMAP_DEST_REVIEW : IMAP_DEST_PROCESSED;
+}
+
+static void imap_close(void)
+{
+	imap_in_free(imap);
+	imap = NULL;
+}
+
+static void imap_trouble(const config *cfg, const char *what, const char *err)
+{
+	imap_close();
+	imap_backoff = imap_backoff ? imap_backoff * 2 : IMAP_BACKOFF_MIN;
+	if (imap_backoff > IMAP_BACKOFF_MAX)
+		imap_backoff = IMAP_BACKOFF_MAX;
+	imap_retry_at = text_now() + imap_backoff;
+	logmsg(LOG_WARNING, "imap %s:%d: %s: %s; trying again in %d s", cfg->imap_host,
+	       cfg->imap_port, what, err, imap_backoff);
+}
+
+/* imap_duty - judge every new message in the mailbox; -1 after a store
+ * failure (logged). A connection problem is not a failure of the pass: the
+ * mail waits on the server. */
+static int imap_duty(store *st, const config *cfg, const template_set *ts, bool once)
+{
+	imap_ctx ctx = { st, cfg, ts, false };
+	uint32_t uidvalidity, last_uid, before;
+	char err[512];
+	int n = 0, rc;
+
+	if (!cfg->imap_enabled)
+		return 0;
+	if (!imap) {
+		if (!once && text_now() < imap_retry_at)
+			return 0;
+		if (imap_in_open(&imap, cfg, cfg->imap_timeout, err, sizeof(err))) {
+			imap_trouble(cfg, "cannot open the mailbox", err);
+			return once ? -1 : 0;   /* --once reports it in its exit status */
+		}
+	}
+	if (store_imap_state(st, cfg->imap_mailbox, &uidvalidity, &last_uid, false)) {
+		logmsg(LOG_ERR, "imap: %s", store_errmsg(st));
+		return -1;
+	}
+	before = last_uid;
+	rc = imap_in_pass(imap, &uidvalidity, &last_uid, IMAP_BATCH,
+			  (size_t)cfg->inbound_max_size, on_imap_message, &ctx, stop_requested,
+			  &n, err, sizeof(err));
+	/* What was moved is remembered even when the pass broke off. */
+	if ((last_uid != before || n) &&
+	    store_imap_state(st, cfg->imap_mailbox, &uidvalidity, &last_uid, true))
+		logmsg(LOG_ERR, "imap: cannot remember the position: %s", store_errmsg(st));
+	if (rc) {
+		imap_trouble(cfg, "pass broken off", err);
+		return once ? -1 : 0;
+	}
+	imap_backoff = 0;
+	return ctx.failed ? -1 : 0;
+}
+
 /* duties - one full pass; 0, or -1 after a store failure (logged). */
-static int duties(store *st, const config *cfg)
+static int duties(store *st, const config *cfg, const template_set *ts, bool once)
 {
 	outbox_stats stats;
 	char err[512];
 	bool purged;
-	int n;
+	int n, rc = 0;
 
 	if (consent_purge_wal(st, &purged, err, sizeof(err)) == CONSENT_ERR)
 		logmsg(LOG_ERR, "WAL purge after erasure: %s", err);
@@ -175,25 +284,48 @@ static int duties(store *st, const config *cfg)
 	}
 	if (n)
 		logmsg(LOG_INFO, "%d request%s expired", n, n == 1 ? "" : "s");
+	/* Inbound first: receipts it queues go out in this same pass. */
+	if (imap_duty(st, cfg, ts, once))
+		rc = -1;
 	if (outbox_run(st, cfg, stop_requested, log_mail, NULL, &stats, err, sizeof(err))) {
 		logmsg(LOG_ERR, "outbox: %s", err);
 		return -1;
 	}
 	if (err[0])
 		logmsg(LOG_WARNING, "smtp %s:%d: %s", cfg->smtp_host, cfg->smtp_port, err);
-	return 0;
+	return rc;
 }
 
-/* nap - sleep until the next mail is due (at most POLL_SECONDS) or a signal. */
-static void nap(store *st, const sigset_t *waitmask)
+/* nap - sleep until the next mail is due (at most POLL_SECONDS), new mail
+ * is announced over IMAP IDLE, or a signal arrives. */
+static void nap(store *st, const config *cfg, const sigset_t *waitmask)
 {
 	struct timespec ts = { POLL_SECONDS, 0 };
 	int64_t due = 0, now = text_now();
+	struct pollfd pfd;
+	bool new_mail;
+	char err[512];
+	int r;
 
 	if (store_outbox_next_due(st, &due) == STORE_OK && due > now && due - now < POLL_SECONDS)
 		ts.tv_sec = due - now;
-	if (!stop && !reload)
+	if (stop || reload)
+		return;
+	if (!imap || !imap_in_has_idle(imap)) {
 		ppoll(NULL, 0, &ts, waitmask);
+		return;
+	}
+	if ((r = imap_in_idle_start(imap, err, sizeof(err))) < 0) {
+		imap_trouble(cfg, "IDLE", err);
+		return;
+	}
+	if (r == 0) {
+		pfd.fd = imap_in_idle_fd(imap);
+		pfd.events = POLLIN;
+		ppoll(&pfd, 1, &ts, waitmask);
+	}
+	if (imap_in_idle_done(imap, &new_mail, err, sizeof(err)))
+		imap_trouble(cfg, "IDLE", err);
 }
 
 static void usage(FILE *fp)
@@ -276,12 +408,17 @@ int main(int argc, char **argv)
 	if (n)
 		logmsg(LOG_WARNING, "%d message%s in flight at the last stop: sending again "
 		       "(the server may already have them)", n, n == 1 ? " was" : "s were");
-	logmsg(LOG_INFO, "started: store %s, smtp %s:%d%s", cfg->store_path, cfg->smtp_host,
-	       cfg->smtp_port, once ? ", one pass" : "");
 	if (cfg->imap_enabled)
-		logmsg(LOG_WARNING, "[imap] enabled = yes, but this consentd does not read "
-		       "IMAP yet: replies are not processed (deliver them with a later "
-		       "consentd, or keep them in the mailbox until then)");
+		snprintf(err, sizeof(err), "%s:%d %s", cfg->imap_host, cfg->imap_port,
+			 cfg->imap_mailbox);
+	else
+		snprintf(err, sizeof(err), "off");
+	logmsg(LOG_INFO, "started: store %s, smtp %s:%d, imap %s%s", cfg->store_path,
+	       cfg->smtp_host, cfg->smtp_port, err, once ? ", one pass" : "");
+	if (cfg->imap_enabled && cfg->imap_tls == TLS_NO && strcmp(cfg->imap_host, "127.0.0.1") &&
+	    strcmp(cfg->imap_host, "::1") && strcmp(cfg->imap_host, "localhost"))
+		logmsg(LOG_WARNING, "[imap] tls = no with a remote host: the password crosses "
+		       "the network in clear");
 	if (*cfg->smtp_user && cfg->smtp_starttls != TLS_REQUIRE)
 		logmsg(LOG_WARNING, "[smtp] user is set but starttls is not 'require': the "
 		       "password may cross the network in clear");
@@ -301,6 +438,8 @@ int main(int argc, char **argv)
 				} else {
 					config_free(cfg);
 					template_set_free(ts);
+					imap_close();   /* reopened with the new settings */
+					imap_retry_at = 0;
 					cfg = newcfg;
 					ts = newts;
 					logmsg(LOG_INFO, "reloaded configuration and templates");
@@ -309,15 +448,17 @@ int main(int argc, char **argv)
 				logmsg(LOG_ERR, "reload failed; keeping the old configuration");
 			}
 		}
-		if (duties(st, cfg) && once)
+		if (duties(st, cfg, ts, once) && once)
 			goto cleanup;
 		if (once)
 			break;
-		nap(st, &waitmask);
+		nap(st, cfg, &waitmask);
 	}
+	imap_close();
 	logmsg(LOG_INFO, "stopped");
 	rc = 0;
 cleanup:
+	imap_close();
 	store_close(st);
 	template_set_free(ts);
 	config_free(cfg);
