@@ -533,6 +533,7 @@ static int tokenless(judge *j, enum intent in, const char *why)
 		}
 		digest_wipe(a.hkey, sizeof(a.hkey));
 	}
+	rc = STORE_OK;
 	if (any)
 		set_outcome(j, revoked ? STATE_REVOKED : STATE_DECLINED, "withdrawal",
 			    "withdrawal from %s without a token", j->m.from_addr);
@@ -668,6 +669,12 @@ static int decide(judge *j, const char *parse_err)
 		snprintf(why, sizeof(why), "%s", parse_err);
 	} else {
 		in = own_intent(j, why, sizeof(why));
+		/* No text part at all (only an image, a broken structure) and
+		 * nothing clear in the subject: nothing could be read. */
+		if (!j->m.text && in == INTENT_UNCLEAR) {
+			undecodable = true;
+			snprintf(why, sizeof(why), "no text part");
+		}
 	}
 	if (j->withdraw_purpose[0] && !undecodable && in != INTENT_YES && in != INTENT_NO)
 		in = INTENT_WITHDRAW;
