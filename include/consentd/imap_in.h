@@ -105,7 +105,10 @@ int imap_in_open(imap_in **out, const config *cfg, int timeout_s, char *err, siz
  * \Seen stays untouched), in one UID FETCH per group of messages whose
  * sizes (capped at max_bytes + 1) add up to at most IMAP_IN_FETCH_BYTES.
  * After each group's FETCH, fn is called for each message of the group.
- * Then the messages fn decided on are moved: UID MOVE when the server has
+ * Then sync(arg) (when not NULL) is called: the caller makes every
+ * decision of the batch durable (one disk sync for the batch instead of one
+ * per message); if it returns non-zero nothing is moved and the pass ends
+ * with -1. Then the messages fn decided on are moved: UID MOVE when the server has
  * MOVE; otherwise UID COPY, UID STORE +FLAGS.SILENT (\Deleted) and UID
  * EXPUNGE (UIDPLUS); otherwise UID COPY, UID STORE and a plain EXPUNGE. The
  * plain EXPUNGE is sent only when no message above the highest decided UID
@@ -128,8 +131,8 @@ int imap_in_open(imap_in **out, const config *cfg, int timeout_s, char *err, siz
  * connection or protocol trouble. After -1 the state holds what was moved
  * before the trouble. */
 int imap_in_pass(imap_in *s, uint32_t *uidvalidity_io, uint32_t *last_uid_io, int batch,
-		 size_t max_bytes, imap_msg_fn fn, void *arg, int (*stop)(void), int *n_out,
-		 char *err, size_t errlen);
+		 size_t max_bytes, imap_msg_fn fn, int (*sync)(void *arg), void *arg,
+		 int (*stop)(void), int *n_out, char *err, size_t errlen);
 
 /* IDLE (RFC 2177), for waiting until new mail arrives:
  *

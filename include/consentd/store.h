@@ -54,6 +54,10 @@ void store_rollback(store *st);
  * at worst repeat work, never lose it: e.g. "this mail was sent". */
 int store_sync_full(store *st, bool full);
 
+/* store_durable - make every commit so far durable (for a run of commits
+ * at NORMAL: one disk sync for all of them); leaves synchronous=NORMAL. */
+int store_durable(store *st);
+
 /* store_checkpoint_truncate - move the WAL into the main file and truncate
  * it, so no page image of erased data survives in the WAL file. */
 int store_checkpoint_truncate(store *st);

@@ -180,6 +180,20 @@ typedef struct imap_ctx {
 	bool failed;               /* a message could not be recorded */
 } imap_ctx;
 
+/* imap_sync - before a batch is moved: its outcomes, committed at
+ * synchronous=NORMAL, are made durable with one sync. */
+static int imap_sync(void *arg)
+{
+	imap_ctx *c = arg;
+
+	if (store_durable(c->st)) {
+		logmsg(LOG_ERR, "imap: %s", store_errmsg(c->st));
+		c->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
 /* on_imap_message - judge one message; where it goes once recorded. */
 static int on_imap_message(const char *raw, size_t len, uint32_t uid, bool truncated,
 			   uint32_t full_size, void *arg)
@@ -250,9 +264,20 @@ static int imap_duty(store *st, const config *cfg, const template_set *ts, bool 
 		return -1;
 	}
 	before = last_uid;
+	/* Each message is its own transaction, committed without a disk sync;
+	 * imap_sync makes a batch durable before it leaves the INBOX. A crash
+	 * of the machine before that loses outcomes of messages still there. */
+	if (store_sync_full(st, false)) {
+		logmsg(LOG_ERR, "imap: %s", store_errmsg(st));
+		return -1;
+	}
 	rc = imap_in_pass(imap, &uidvalidity, &last_uid, IMAP_BATCH,
-			  (size_t)cfg->inbound_max_size, on_imap_message, &ctx, stop_requested,
-			  &n, err, sizeof(err));
+			  (size_t)cfg->inbound_max_size, on_imap_message, imap_sync, &ctx,
+			  stop_requested, &n, err, sizeof(err));
+	if (store_sync_full(st, true)) {
+		logmsg(LOG_ERR, "imap: %s", store_errmsg(st));
+		return -1;
+	}
 	/* What was moved is remembered even when the pass broke off. */
 	if ((last_uid != before || n) &&
 	    store_imap_state(st, cfg->imap_mailbox, &uidvalidity, &last_uid, true))

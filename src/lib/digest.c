@@ -1,11 +1,15 @@
 /*
- * digest.c - SHA-256 / HMAC-SHA256 / CSPRNG / constant-time compare on
- * OpenSSL libcrypto (see digest.h). Algorithms are fetched once per digest
- * object, so restarting a digest costs no provider lookup.
+ * digest.c - SHA-256 / HMAC-SHA256 / constant-time compare on OpenSSL
+ * libcrypto, random bytes from the kernel's CSPRNG (see digest.h).
+ * Algorithms are fetched once per digest object, so restarting a digest
+ * costs no provider lookup; libcrypto's config file is never read.
  */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -30,9 +34,22 @@ static void crypto_fatal(const char *what)
 	abort();
 }
 
+/* crypto_init - libcrypto without /usr/lib/ssl/openssl.cnf: nothing here
+ * depends on it, and parsing it costs every short-lived process ~0.5 ms. */
+static void crypto_init(void)
+{
+	static bool done;
+
+	if (!done && OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+		crypto_fatal("init");
+	done = true;
+}
+
 digest *digest_new(void)
 {
 	digest *d = xcalloc(1, sizeof(*d));
+
+	crypto_init();
 
 	d->md = EVP_MD_fetch(NULL, "SHA256", NULL);
 	d->mdctx = EVP_MD_CTX_new();
@@ -151,6 +168,7 @@ void digest_sha256_hex(const void *data, size_t n, char out[DIGEST_HEX])
 	unsigned char raw[DIGEST_LEN];
 	unsigned int len = 0;
 
+	crypto_init();
 	if (EVP_Digest(data, n, raw, &len, EVP_sha256(), NULL) != 1 || len != DIGEST_LEN)
 		crypto_fatal("sha256");
 	text_hex(raw, DIGEST_LEN, out);
@@ -161,9 +179,24 @@ void digest_base64(const void *in, size_t n, char *out)
 	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 
+/* digest_random - the kernel's CSPRNG (getrandom(2), blocking until it is
+ * seeded); what libcrypto's RAND_bytes seeds from, without its DRBG set-up
+ * in every short-lived process. */
 int digest_random(void *buf, size_t n)
 {
-	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+	unsigned char *p = buf;
+	ssize_t got;
+
+	while (n > 0) {
+		got = getrandom(p, n, 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
 }
 
 bool digest_equal(const void *a, const void *b, size_t n)

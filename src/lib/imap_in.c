@@ -552,8 +552,8 @@ static int move_decided(imap_in *s, slot *sl, size_t n, uint32_t top, char *err,
 }
 
 int imap_in_pass(imap_in *s, uint32_t *uidvalidity_io, uint32_t *last_uid_io, int batch,
-		 size_t max_bytes, imap_msg_fn fn, void *arg, int (*stop)(void), int *n_out,
-		 char *err, size_t errlen)
+		 size_t max_bytes, imap_msg_fn fn, int (*sync)(void *arg), void *arg,
+		 int (*stop)(void), int *n_out, char *err, size_t errlen)
 {
 	struct mailimap_selection_info *sel = s->imap->imap_selection_info;
 	uint32_t *uids = NULL, top;
@@ -628,6 +628,10 @@ int imap_in_pass(imap_in *s, uint32_t *uidvalidity_io, uint32_t *last_uid_io, in
 		for (top = 0, j = 0; j < k; j++)
 			if (sl[j].dest >= 0)
 				top = sl[j].uid;
+		if (top && sync && sync(arg)) {
+			snprintf(err, errlen, "the decisions could not be made durable: nothing moved");
+			goto cleanup;
+		}
 		if (top && move_decided(s, sl, k, top, err, errlen))
 			goto cleanup;
 		if (top)

@@ -135,6 +135,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE request ADD COLUMN renewed INTEGER;"  /* fresh request after a late reply */
 	"ALTER TABLE account ADD COLUMN failing INTEGER;"  /* a bounce said the address fails */
 	"ALTER TABLE account ADD COLUMN failing_status TEXT;"
+	/* Answering a request cancels its queued mail: found by request, not
+	 * by scanning the queue (which grows with every receipt). */
+	"CREATE INDEX outbox_request ON outbox(request) WHERE state IN ('queued', 'deferred');"
 	"CREATE TABLE imap_state ("
 	"  mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
 };
@@ -632,6 +635,22 @@ int store_pending(store *st, const char *task, int op)
 int store_sync_full(store *st, bool full)
 {
 	return exec_simple(st, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+}
+
+int store_durable(store *st)
+{
+	int rc;
+
+	/* A commit at synchronous=FULL syncs the WAL, and with it every frame
+	 * the NORMAL commits before it left there. It needs a page to write. */
+	if ((rc = store_sync_full(st, true)) || (rc = store_begin(st)) ||
+	    (rc = store_pending(st, "sync-point", 1)) || (rc = store_pending(st, "sync-point", -1)) ||
+	    (rc = store_commit(st))) {
+		store_rollback(st);
+		store_sync_full(st, false);
+		return rc;
+	}
+	return store_sync_full(st, false);
 }
 
 int store_checkpoint_truncate(store *st)

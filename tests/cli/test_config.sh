@@ -25,7 +25,7 @@ bad "unknown section without keys at the end" "consentd.conf:$(( $(wc -l < "$SRC
 bad "empty purpose section" "consentd.conf:$(( $(wc -l < "$SRC_DIR/conf/consentd.conf") + 1 )): \[purpose extra\]: title_de and title_en are required" -e '$a[purpose extra]'
 bad "port out of range" "\[smtp\] port: '0' is not a whole number from 1 to 65535" -e '0,/^port = 25/s//port = 0/'
 bad "bad enum" "\[smtp\] starttls: 'maybe'" -e 's/^starttls = no/starttls = maybe/'
-bad "bad bool" "\[imap\] enabled: 'perhaps' is not yes or no" -e 's/^enabled = yes/enabled = perhaps/'
+bad "bad bool" "\[imap\] enabled: 'perhaps' is not yes or no" -e 's/^enabled = no/enabled = perhaps/'
 bad "key twice" "\[tokens\] lifetime_days: given twice" -e 's/^lifetime_days = 30/lifetime_days = 30\nlifetime_days = 7/'
 bad "syntax error" "consentd.conf:[0-9]+: syntax error" -e 's/^\[tokens\]/[tokens]\nthis line has no equals sign/'
 bad "bad service address" "\[service\] address: 'nobody'" -e 's/^address = .*/address = nobody/'

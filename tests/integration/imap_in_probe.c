@@ -90,7 +90,7 @@ static int pass(imap_in *s, const char *state, uint32_t *uv, uint32_t *last, int
 	char err[512];
 	int n, r;
 
-	r = imap_in_pass(s, uv, last, batch, max_bytes, on_message, NULL, should_stop, &n, err,
+	r = imap_in_pass(s, uv, last, batch, max_bytes, on_message, NULL, NULL, should_stop, &n, err,
 			 sizeof(err));
 	save_state(state, *uv, *last);
 	if (r) {
