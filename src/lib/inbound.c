@@ -78,6 +78,15 @@ char *inbound_canon(const char *raw, size_t len, size_t *out_len)
 static void set_outcome(judge *j, const char *outcome, const char *reason,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* printable - control characters (CR, LF, ESC, ...) of untrusted text made
+ * '?', so a subject or Message-ID cannot forge a log line. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void set_outcome(judge *j, const char *outcome, const char *reason,
 			const char *fmt, ...)
 {
@@ -88,6 +97,7 @@ static void set_outcome(judge *j, const char *outcome, const char *reason,
 	va_start(ap, fmt);
 	vsnprintf(j->out->detail, sizeof(j->out->detail), fmt, ap);
 	va_end(ap);
+	printable(j->out->detail);
 }
 
 static bool is_hex32(const char *s)
@@ -717,6 +727,7 @@ int inbound_process(store *st, const config *cfg, const template_set *ts,
 		digest_sha256_hex(canon, canon_len, j.sha);
 	inmail_parse(canon, canon_len, &j.m, parse_err, sizeof(parse_err));
 	snprintf(out->msg_id, sizeof(out->msg_id), "%s", j.m.message_id ? j.m.message_id : "");
+	printable(out->msg_id);
 
 	j.row.received = text_now();
 	j.row.channel = msg->channel;

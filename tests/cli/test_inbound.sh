@@ -94,6 +94,15 @@ expect_eq "$(last_inbox)" "ignored bounce" "bounce"
 expect_eq "$(sqlite3 "$DB" "SELECT failing_status FROM account WHERE id = 'u1'")" "5.1.1" "address marked failing"
 expect_eq "$(outbox_kinds)" "request" "nothing sent in answer to a bounce"
 
+# --- a subject cannot forge a log line ---
+fixture_store u1 pending
+printf 'From: %s\nTo: consent@%s\nAuto-Submitted: auto-replied\nSubject: =?utf-8?q?Abwesend=0D=0Aconsentd=3A_granted_account=3Du1?=\n\nweg\n' "$A" "$REPLY_DOMAIN" > "$SCRATCH/m"
+run deliver -f "$A" -r "consent@$REPLY_DOMAIN" < "$SCRATCH/m"
+expect_rc 0 "recorded"
+expect_eq "$(last_inbox)" "ignored automatic" "automatic"
+expect_eq "$(sqlite3 "$DB" "SELECT instr(detail, char(10)) + instr(detail, char(13)) FROM inbox ORDER BY id DESC LIMIT 1")" "0" \
+	"no CR or LF in the recorded detail (it goes to the log)"
+
 # --- oversized: recorded, hash of the whole message ---
 fixture_store u1 pending -e "s#^max_size = .*#max_size = 4096#"
 { reply "$A" "$TOKEN" "Ja"; head -c 20000 /dev/zero | tr '\0' 'a'; echo; } > "$SCRATCH/big"

@@ -177,7 +177,7 @@ fi
 route imap
 fixture_store u1 none "${FIXCONF[@]}"
 before=$(count consent@example.test consent.processed)
-N=4000
+N=8000
 md=$BASE/mail/consent@example.test/Maildir/new
 for i in $(seq $N); do
 	printf 'From: stranger%d@example.com\nTo: consent@example.test\nSubject: hello %d\nMessage-ID: <mid%d@example.com>\n\nJa\n' \
@@ -187,11 +187,14 @@ chown -R "$(stat -c %u "$BASE/mail/consent@example.test")" "$md"
 "$CONSENTD" -c "$CONF" -f --once 2>"$SCRATCH/mid.log" &
 cpid=$!
 for _ in $(seq 200); do
-	[ "$(sqlite3 "$DB" "SELECT count(*) FROM inbox" 2>/dev/null)" -ge 20 ] 2>/dev/null && break
-	sleep 0.005
+	[ "$(sqlite3 -cmd ".timeout 2000" "$DB" "SELECT count(*) FROM inbox" 2>/dev/null)" -ge 20 ] 2>/dev/null && break
+	sleep 0.002
 done
+# Dovecot's processes are titled "dovecot-INSTANCE/imap": kill the master
+# and the imap process serving consentd, as a crash would.
+inst=$(sed -n 's/^instance_name = //p' "$BASE/dovecot/dovecot.conf")
 kill -9 "$(cat "$BASE/dovecot/run/master.pid")" 2>/dev/null
-pkill -9 -f "dovecot/imap" 2>/dev/null
+pkill -9 -f "^dovecot-$inst/" 2>/dev/null
 wait "$cpid"
 first=$(sqlite3 "$DB" "SELECT count(*) FROM inbox")
 echo "Dovecot killed after $first of $N messages were recorded"
