@@ -78,6 +78,8 @@ typedef struct account {
 	int64_t created, updated;
 	bool has_hkey;
 	unsigned char hkey[ACCOUNT_KEY_LEN];
+	int64_t failing;                    /* when a bounce marked the address failing, 0 */
+	char failing_status[16];            /* its DSN status, e.g. "5.1.1", or "" */
 } account;
 
 int store_account_get(store *st, const char *id, account *out);

@@ -198,7 +198,7 @@ static int load_account(ctl *c, const char *id, account *out)
 static int cmd_account_show(ctl *c, int argc, char **argv)
 {
 	const char *pos[1];
-	char created[TEXT_TIME_LEN], state[16];
+	char created[TEXT_TIME_LEN], failing[TEXT_TIME_LEN + 32] = "", state[16];
 	json_t *states = NULL;
 	account a;
 	int i, rc;
@@ -206,11 +206,18 @@ static int cmd_account_show(ctl *c, int argc, char **argv)
 	if ((rc = parse(c, argc, argv, pos, 1, 1, NULL)) || (rc = load_account(c, pos[0], &a)))
 		return rc;
 	time_str(a.created, created);
+	if (a.failing) {   /* a bounce said mail to the address fails */
+		time_str(a.failing, failing);
+		if (a.failing_status[0])
+			snprintf(failing + strlen(failing), sizeof(failing) - strlen(failing),
+				 " (%s)", a.failing_status);
+	}
 	if (c->json)
 		states = json_object();
 	else
-		printf("id:      %s\nemail:   %s\nname:    %s\nlang:    %s\ncreated: %s\n",
-		       a.id, a.email, a.name, a.lang, created);
+		printf("id:      %s\nemail:   %s%s%s\nname:    %s\nlang:    %s\ncreated: %s\n",
+		       a.id, a.email, failing[0] ? " -- bounced " : "", failing, a.name, a.lang,
+		       created);
 	for (i = 0; i < c->cfg->npurposes; i++) {
 		const char *p = c->cfg->purpose[i].name;
 
@@ -224,9 +231,10 @@ static int cmd_account_show(ctl *c, int argc, char **argv)
 			printf("consent: %s %s\n", p, state);
 	}
 	if (c->json)
-		json_out(json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o}", "id", a.id, "email",
+		json_out(json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:o}", "id", a.id, "email",
 				   a.email, "name", a.name[0] ? a.name : NULL, "lang", a.lang,
-				   "created", created, "consents", states));
+				   "created", created, "address_failing", failing[0] ? failing : NULL,
+				   "consents", states));
 	return EXIT_OK;
 }
 

@@ -166,7 +166,8 @@ enum stmt_id {
 	S_COUNT
 };
 
-#define ACCOUNT_COLS "key, id, email, name, lang, created, updated, hkey"
+#define ACCOUNT_COLS "key, id, email, name, lang, created, updated, hkey, ifnull(failing, 0), " \
+	"ifnull(failing_status, '')"
 #define EVENT_COLS "e.seq, e.at, e.acct, e.request, e.purpose, e.kind, e.channel, " \
 	"e.policy, e.raw_sha256, e.shown_sha256, e.pd_mac, e.prev, e.hash, " \
 	"e.address, e.sender, e.msg_id, e.reason, a.hkey, a.id, a.erased IS NOT NULL"
@@ -181,6 +182,8 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ?5, ?6, ?6)"
 		" ON CONFLICT (id) DO UPDATE SET email = excluded.email,"
 		" email_lc = excluded.email_lc,"
+		" failing = CASE WHEN email IS excluded.email THEN failing END,"
+		" failing_status = CASE WHEN email IS excluded.email THEN failing_status END,"
 		" name = CASE WHEN ?3 IS NULL THEN name ELSE nullif(?3, '') END,"
 		" lang = CASE WHEN ?4 IS NULL THEN lang ELSE nullif(?4, '') END,"
 		" updated = excluded.updated"
@@ -189,9 +192,10 @@ static const char *const stmt_sql[S_COUNT] = {
 		" OR (?4 IS NOT NULL AND lang IS NOT nullif(?4, ''))"
 		" RETURNING hkey = ?5",
 	[S_ACCOUNT_SET_EMAIL] = "UPDATE account SET email = ?2, email_lc = lower(?2),"
-		" updated = ?3 WHERE key = ?1",
+		" updated = ?3, failing = NULL, failing_status = NULL WHERE key = ?1",
 	[S_ACCOUNT_ERASE] = "UPDATE account SET id = NULL, email = NULL, email_lc = NULL,"
-		" name = NULL, lang = NULL, hkey = NULL, updated = ?2, erased = ?2"
+		" name = NULL, lang = NULL, hkey = NULL, failing = NULL, failing_status = NULL,"
+		" updated = ?2, erased = ?2"
 		" WHERE key = ?1",
 	[S_EVENT_INSERT] = "INSERT INTO event (seq, at, acct, request, purpose, kind,"
 		" channel, policy, raw_sha256, shown_sha256, address, sender, msg_id,"
@@ -680,6 +684,8 @@ static int account_row(store *st, sqlite3_stmt *s, account *out)
 	col_copy(s, 4, out->lang, sizeof(out->lang));
 	out->created = sqlite3_column_int64(s, 5);
 	out->updated = sqlite3_column_int64(s, 6);
+	out->failing = sqlite3_column_int64(s, 8);
+	col_copy(s, 9, out->failing_status, sizeof(out->failing_status));
 	key = sqlite3_column_blob(s, 7);
 	if (key && sqlite3_column_bytes(s, 7) == ACCOUNT_KEY_LEN) {
 		memcpy(out->hkey, key, ACCOUNT_KEY_LEN);

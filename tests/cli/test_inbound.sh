@@ -93,6 +93,11 @@ printf 'From: MAILER-DAEMON@mx.example.org\nTo: consent+bounce@%s\nSubject: Unde
 expect_eq "$(last_inbox)" "ignored bounce" "bounce"
 expect_eq "$(sqlite3 "$DB" "SELECT failing_status FROM account WHERE id = 'u1'")" "5.1.1" "address marked failing"
 expect_eq "$(outbox_kinds)" "request" "nothing sent in answer to a bounce"
+run ctl account show u1
+expect_match "$OUT" "email: +$A -- bounced [0-9T:Z-]+ \(5\.1\.1\)" "account show says the address bounced"
+ctl account set-email u1 anna.neu@example.org >/dev/null
+run ctl account show u1
+expect_no_match "$OUT" "bounced" "a new address is not known to fail"
 
 # --- a subject cannot forge a log line ---
 fixture_store u1 pending
