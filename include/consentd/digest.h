@@ -47,4 +47,13 @@ bool digest_equal(const void *a, const void *b, size_t n);
 /* digest_wipe - clear secrets so the compiler cannot skip it. */
 void digest_wipe(void *p, size_t n);
 
+/* digest_verify_chain - a server's certificate chain (DER; der[0] the
+ * leaf, then the intermediates it sent) leads to a root in the system trust
+ * store (OpenSSL's default paths; SSL_CERT_FILE / SSL_CERT_DIR override),
+ * is valid for a TLS server, and names host (a DNS name against the
+ * subjectAltName DNS entries, no partial wildcards; an IP address against
+ * its IP entries). No revocation check. 0, or -1 with err. */
+int digest_verify_chain(const unsigned char *const *der, const size_t *len, size_t n,
+			const char *host, bool host_is_ip, char *err, size_t errlen);
+
 #endif

@@ -30,7 +30,7 @@
  * handshake accepts any certificate, and mailstream_ssl_set_server_certicate
  * returns -1 ("not implemented" for GnuTLS). After the handshake, though,
  * it hands out the chain the server presented. imap_in verifies that chain
- * with OpenSSL's X509_verify_cert: the system trust store (OpenSSL's default
+ * (digest_verify_chain, OpenSSL's X509_verify_cert): the system trust store (OpenSSL's default
  * paths, /etc/ssl/certs on Debian; the SSL_CERT_FILE and SSL_CERT_DIR
  * environment variables override them) and the purpose "TLS server". The
  * name must match cfg->imap_host: DNS names against subjectAltName DNS
@@ -65,6 +65,7 @@
 #define IMAP_IN_MAX_BYTES_MAX (256u << 20)  /* largest max_bytes accepted by imap_in_pass */
 #define IMAP_IN_MAILBOX_MAX   200           /* a mailbox name as sent, in bytes */
 #define IMAP_IN_TEXT_MAX      200           /* server text quoted in err */
+#define IMAP_IN_CHAIN_MAX     16            /* certificates read from the server's chain */
 
 typedef struct imap_in imap_in;
 

@@ -1,6 +1,8 @@
 /*
- * digest.c - SHA-256 / HMAC-SHA256 / constant-time compare on OpenSSL
- * libcrypto, random bytes from the kernel's CSPRNG (see digest.h).
+ * digest.c - everything consentd asks of OpenSSL libcrypto (the only
+ * module that includes it): SHA-256, HMAC-SHA256, constant-time compare,
+ * X.509 chain verification for IMAP over TLS; and random bytes from the
+ * kernel's CSPRNG (see digest.h).
  * Algorithms are fetched once per digest object, so restarting a digest
  * costs no provider lookup; libcrypto's config file is never read.
  */
@@ -15,7 +17,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "consentd/digest.h"
 #include "consentd/text.h"
@@ -207,4 +212,56 @@ bool digest_equal(const void *a, const void *b, size_t n)
 void digest_wipe(void *p, size_t n)
 {
 	OPENSSL_cleanse(p, n);
+}
+
+int digest_verify_chain(const unsigned char *const *der, const size_t *len, size_t n,
+			const char *host, bool host_is_ip, char *err, size_t errlen)
+{
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM *vp;
+	X509 *leaf = NULL, *x;
+	size_t i;
+	int rc = -1;
+
+	crypto_init();
+	for (i = 0; i < n; i++) {
+		const unsigned char *p = der[i];
+
+		if (!(x = d2i_X509(NULL, &p, (long)len[i]))) {
+			snprintf(err, errlen, "TLS: certificate %zu from %s is unreadable", i, host);
+			goto cleanup;
+		}
+		if (i == 0)
+			leaf = x;
+		else if (!untrusted || !sk_X509_push(untrusted, x))
+			X509_free(x);
+	}
+	if (!leaf || !untrusted || !store || !ctx || X509_STORE_set_default_paths(store) != 1 ||
+	    X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+		snprintf(err, errlen, "TLS: cannot set up certificate verification");
+		goto cleanup;
+	}
+	vp = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if ((host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
+	     : X509_VERIFY_PARAM_set1_host(vp, host, 0)) != 1) {
+		snprintf(err, errlen, "TLS: cannot check certificates for the name %s", host);
+		goto cleanup;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		snprintf(err, errlen, "TLS: certificate of %s not accepted: %s", host,
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_free(leaf);
+	ERR_clear_error();
+	return rc;
 }

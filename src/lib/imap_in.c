@@ -30,10 +30,6 @@
 #include <arpa/inet.h>
 
 #include <libetpan/libetpan.h>
-#include <openssl/err.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #define PASSWORD_MAX 512        /* first line of [imap] password_file */
 
@@ -97,16 +93,14 @@ static void tls_setup(struct mailstream_ssl_context *ctx, void *host)
 }
 
 /* verify_peer - the chain the server presented must lead to a trusted root
- * and name host. libetpan (GnuTLS) checked nothing during the handshake. */
+ * and name host. libetpan (GnuTLS) checked nothing during the handshake;
+ * digest_verify_chain (libcrypto's X509_verify_cert) does. */
 static int verify_peer(imap_in *s, const char *host, char *err, size_t errlen)
 {
 	carray *chain = mailstream_get_certificate_chain(s->imap->imap_stream);
-	STACK_OF(X509) *untrusted = sk_X509_new_null();
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	X509_VERIFY_PARAM *vp;
-	X509 *leaf = NULL, *x;
-	unsigned i;
+	const unsigned char *der[IMAP_IN_CHAIN_MAX];
+	size_t len[IMAP_IN_CHAIN_MAX];
+	unsigned i, n;
 	int rc = -1;
 
 	s->broken = true;   /* until verified: no LOGOUT to an unknown peer */
@@ -114,47 +108,25 @@ static int verify_peer(imap_in *s, const char *host, char *err, size_t errlen)
 		snprintf(err, errlen, "TLS: %s presented no certificate", host);
 		goto cleanup;
 	}
-	for (i = 0; i < carray_count(chain); i++) {
-		MMAPString *der = carray_get(chain, i);
-		const unsigned char *p = (const unsigned char *)der->str;
+	n = carray_count(chain);
+	if (n > IMAP_IN_CHAIN_MAX) {
+		snprintf(err, errlen, "TLS: %s presented %u certificates (at most %d are read)",
+			 host, n, IMAP_IN_CHAIN_MAX);
+		goto cleanup;
+	}
+	for (i = 0; i < n; i++) {
+		MMAPString *m = carray_get(chain, i);
 
-		if (!(x = d2i_X509(NULL, &p, (long)der->len))) {
-			snprintf(err, errlen, "TLS: certificate %u from %s is unreadable", i, host);
-			goto cleanup;
-		}
-		if (i == 0)
-			leaf = x;
-		else if (!untrusted || !sk_X509_push(untrusted, x))
-			X509_free(x);
+		der[i] = (const unsigned char *)m->str;
+		len[i] = m->len;
 	}
-	if (!untrusted || !store || !ctx || X509_STORE_set_default_paths(store) != 1 ||
-	    X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
-		snprintf(err, errlen, "TLS: cannot set up certificate verification");
+	if (digest_verify_chain(der, len, n, host, is_ip(host), err, errlen))
 		goto cleanup;
-	}
-	vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_purpose(vp, X509_PURPOSE_SSL_SERVER);
-	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if ((is_ip(host) ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
-	     : X509_VERIFY_PARAM_set1_host(vp, host, 0)) != 1) {
-		snprintf(err, errlen, "TLS: cannot check certificates for the name %s", host);
-		goto cleanup;
-	}
-	if (X509_verify_cert(ctx) != 1) {
-		snprintf(err, errlen, "TLS: certificate of %s not accepted: %s", host,
-			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		goto cleanup;
-	}
 	s->broken = false;
 	rc = 0;
 cleanup:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_pop_free(untrusted, X509_free);
-	X509_free(leaf);
 	if (chain)
 		mailstream_certificate_chain_free(chain);
-	ERR_clear_error();
 	return rc;
 }
 
