@@ -25,8 +25,13 @@ chmod 755 "$work"
 mkdir -p "$work/stack" "$work/db"
 printf 'secret\n' > "$work/imap.secret"
 chmod 600 "$work/imap.secret"
+# consent-deliver runs as Postfix's pipe user: its binary and templates go
+# where that user can reach them, whatever the checkout's permissions.
+cp build/demo/src/consent-deliver "$work/consent-deliver"
+cp -r mailtemplates "$work/mailtemplates"
+chmod -R a+rX "$work/consent-deliver" "$work/mailtemplates"
 sed -e "s#^path = .*#path = $work/db/consentd.db#" \
-    -e "s#^dir = .*#dir = $PWD/mailtemplates#" \
+    -e "s#^dir = .*#dir = $work/mailtemplates#" \
     -e "s#^reply_domain = .*#reply_domain = example.test#" \
     -e "s#^port = 25#port = $SMTP_PORT#" \
     -e "/^\[imap\]/,/^\[/s#^port = .*#port = $IMAP_PORT#" \
@@ -35,7 +40,7 @@ sed -e "s#^path = .*#path = $work/db/consentd.db#" \
     conf/consentd.conf > "$work/consentd.conf"
 chmod 644 "$work/consentd.conf"
 echo "starting a loopback Postfix + Dovecot (contrib/mailstack/mailstack.sh) ..."
-CONSENT_DELIVER=$PWD/build/demo/src/consent-deliver CONSENT_CONF=$work/consentd.conf CONSENT_ROUTE=imap \
+CONSENT_DELIVER=$work/consent-deliver CONSENT_CONF=$work/consentd.conf CONSENT_ROUTE=imap \
 	bash $STACK up "$work/stack" >/dev/null
 PIPE_USER=$(bash $STACK pipe-user "$work/stack")
 

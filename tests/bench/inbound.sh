@@ -48,6 +48,12 @@ for v in N M D; do [ "${!v}" -ge 10 ] 2>/dev/null || die "$v must be a number >=
 (exec 3<>"/dev/tcp/127.0.0.1/$CLOSED_PORT") 2>/dev/null && die "port $CLOSED_PORT must be closed (consentd's SMTP)"
 
 W=$(mktemp -d /tmp/consentd-inbench.XXXXXX)
+# consent-deliver runs as Postfix's pipe user: binary and templates where
+# that user can reach them, whatever the checkout's permissions.
+chmod 755 "$W"
+cp "$BUILD/src/consent-deliver" "$W/consent-deliver"
+cp -r "$SRC/mailtemplates" "$W/mailtemplates"
+chmod -R a+rX "$W/consent-deliver" "$W/mailtemplates"
 chmod 0755 "$W"   # the pipe user walks in to reach its config and store
 fresh_base=
 [ -e "$BASE" ] || fresh_base=1
@@ -68,7 +74,7 @@ mkconf() {
 	[ "$3" = yes ] && pw=$W/imap.secret
 	mkdir -p "$2"
 	sed -e "s#^path = .*#path = $2/c.db#" -e "s#^password_file = /etc/consentd/imap.secret#password_file = $pw#" \
-	    -e "s#^dir = .*#dir = $SRC/mailtemplates#" -e "s#^port = 25\$#port = $CLOSED_PORT#" \
+	    -e "s#^dir = .*#dir = $W/mailtemplates#" -e "s#^port = 25\$#port = $CLOSED_PORT#" \
 	    -e "s#^port = 143\$#port = $IMAP_PORT#" -e "s#^user = consent@cloudwerk.example#user = $MBOX#" \
 	    -e "s#^reply_domain = .*#reply_domain = example.test#" -e "s#^enabled = yes#enabled = $3#" \
 	    "$SRC/conf/consentd.conf" > "$1"
@@ -97,7 +103,7 @@ mkconf "$W/pipe.conf" "$W/pipe" no
 echo "== mail stack in $BASE (IMAP $IMAP_PORT, SMTP $SMTP_PORT), pipe transport to consent-deliver"
 bash "$MS" down "$BASE" >/dev/null 2>&1 || true
 rm -rf "$BASE/mail/$MBOX" "$BASE/postfix/queue"
-CONSENT_DELIVER=$BUILD/src/consent-deliver CONSENT_CONF=$W/pipe.conf CONSENT_ROUTE=imap \
+CONSENT_DELIVER=$W/consent-deliver CONSENT_CONF=$W/pipe.conf CONSENT_ROUTE=imap \
 	bash "$MS" up "$BASE" > "$W/up.log" 2>&1 || { cat "$W/up.log" >&2; die "mailstack up failed"; }
 # shellcheck disable=SC1091
 MAIL_OWNER=$(. "$BASE/stack.env"; echo "$MAIL_USER:$MAIL_GROUP")
