@@ -45,7 +45,7 @@ static void crypto_init(void)
 {
 	static bool done;
 
-	if (!done && OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1)
+	if (!done && OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL) != 1)
 		crypto_fatal("init");
 	done = true;
 }
