@@ -274,6 +274,7 @@ int store_outbox_list(store *st, const char *state, store_outbox_fn fn, void *ar
 typedef struct inbox_row {
 	int64_t received, size, acct, request, event, dup_of;   /* 0: none */
 	const char *channel, *raw_sha256, *outcome, *reason, *purpose;
+	const char *content_sha256;   /* without the trace fields: the duplicate key */
 	/* personal data (cleared on erasure), each may be NULL */
 	const char *msg_id, *env_sender, *env_rcpt, *from_addr, *subject,
 		   *auth_results, *detail;
@@ -284,12 +285,13 @@ typedef struct inbox_row {
 int store_inbox_insert(store *st, const inbox_row *row, int64_t *id_out);
 
 /* store_inbox_find - the first recording of a message with this Message-ID
- * (NULL: none) and raw SHA-256: STORE_OK with it in out, or STORE_NOTFOUND. */
+ * (NULL: none) and content SHA-256 (inbox_row.content_sha256): STORE_OK
+ * with it in out, or STORE_NOTFOUND. */
 typedef struct inbox_found {
 	int64_t id, acct;
 	char outcome[16], reason[32];
 } inbox_found;
-int store_inbox_find(store *st, const char *msg_id, const char *raw_sha256,
+int store_inbox_find(store *st, const char *msg_id, const char *content_sha256,
 		     inbox_found *out);
 
 typedef struct inbox_listing {

@@ -50,6 +50,7 @@ typedef struct judge {
 	bool strong_token;        /* a token came from envelope or references */
 	char withdraw_purpose[PURPOSE_NAME_MAX + 1];   /* mail to LOCAL+withdraw-P@ */
 	bool to_bounce_address;   /* mail to LOCAL+bounce@ */
+	char *own;                /* the person's own new text (reply_own_text) */
 	inbox_row row;
 	inbound_result *out;
 	char *err;
@@ -73,6 +74,65 @@ char *inbound_canon(const char *raw, size_t len, size_t *out_len)
 	out[n] = '\0';
 	*out_len = n;
 	return out;
+}
+
+/* content_start - where the message starts without the trace fields the
+ * delivering servers put on top (Received, Return-Path, Delivered-To, ...):
+ * a second delivery along another path differs only there, so the hash
+ * from here on identifies the message for exactly-once recording. */
+static size_t content_start(const char *m, size_t len)
+{
+	static const char *const trace[] = {
+		"return-path:", "received:", "delivered-to:", "x-original-to:",
+		"authentication-results:", "arc-seal:", "arc-message-signature:",
+		"arc-authentication-results:", "received-spf:", "x-envelope-from:",
+		"x-envelope-to:", "x-spam-", "x-virus-", "x-rspamd-", NULL
+	};
+	size_t pos = 0, i, n;
+	const char *nl;
+
+	while (pos < len) {
+		for (i = 0; trace[i]; i++) {
+			n = strlen(trace[i]);
+			if (len - pos >= n && !strncasecmp(m + pos, trace[i], n))
+				break;
+		}
+		if (!trace[i])
+			return pos;
+		do {   /* the field and its continuation lines */
+			if (!(nl = memchr(m + pos, '\n', len - pos)))
+				return len;
+			pos = (size_t)(nl - m) + 1;
+		} while (pos < len && (m[pos] == ' ' || m[pos] == '\t'));
+	}
+	return pos;
+}
+
+/* clean - make untrusted text stored or logged safe: every byte that is a
+ * control character or not part of valid UTF-8 becomes '?' (in place). */
+static void clean(char *s)
+{
+	size_t i = 0, n, k;
+	unsigned char c;
+
+	while (s && s[i]) {
+		c = (unsigned char)s[i];
+		n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		if (n == 1) {
+			if (c < 0x20 || c == 0x7f)
+				s[i] = '?';
+			i++;
+			continue;
+		}
+		for (k = 1; n && k < n; k++)
+			if (((unsigned char)s[i + k] >> 6) != 2)
+				n = 0;
+		if (n == 0 || !text_utf8_valid(s + i, n)) {
+			s[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
 }
 
 static void set_outcome(judge *j, const char *outcome, const char *reason,
@@ -366,15 +426,12 @@ static enum intent own_intent(judge *j, char *why, size_t whylen)
 	char *own, subj[SUBJECT_ANSWER_MAX + 1];
 	const char *s = j->m.subject;
 	size_t n = 0, i, k;
-	enum intent in;
 
-	own = reply_own_text(j->m.text ? j->m.text : "", j->m.text ? strlen(j->m.text) : 0, &n);
-	if (n > 0) {
-		in = intent_classify(own, n, why, whylen);
-		free(own);
-		return in;
-	}
-	free(own);
+	free(j->own);
+	own = j->own = reply_own_text(j->m.text ? j->m.text : "",
+				      j->m.text ? strlen(j->m.text) : 0, &n);
+	if (n > 0)
+		return intent_classify(own, n, why, whylen);
 	if (!s)
 		return intent_classify("", 0, why, whylen);
 	for (;;) {   /* strip reply prefixes and the [token] reference */
@@ -463,22 +520,61 @@ static int named_purposes(const judge *j, const config_purpose **out)
 	}
 	for (i = 0; i < j->cfg->npurposes; i++) {
 		p = &j->cfg->purpose[i];
-		if ((j->m.text && (strcasestr(j->m.text, p->name) ||
-				   (p->title_de && strcasestr(j->m.text, p->title_de)) ||
-				   (p->title_en && strcasestr(j->m.text, p->title_en)))) ||
+		/* The person's own words only: a quoted receipt names its purpose. */
+		if ((j->own && (strcasestr(j->own, p->name) ||
+				(p->title_de && strcasestr(j->own, p->title_de)) ||
+				(p->title_en && strcasestr(j->own, p->title_en)))) ||
 		    (j->m.subject && strcasestr(j->m.subject, p->name)))
 			out[n++] = p;
 	}
 	return n;
 }
 
-/* tokenless - a message that names no request: only a withdrawal from a
- * primary address counts. */
-static int tokenless(judge *j, enum intent in, const char *why)
+/* withdrawish - words that mean "stop": a withdrawal, a no without a
+ * request to answer, anything sent to the withdraw address but a yes. */
+static bool withdrawish(const judge *j, enum intent in)
+{
+	return in == INTENT_WITHDRAW || in == INTENT_NO ||
+	       (j->withdraw_purpose[0] && in != INTENT_YES);
+}
+
+/* active - the account has a purpose granted or pending. */
+static int active(judge *j, const account *a, bool *out)
+{
+	char state[16];
+	int64_t seq;
+	int i, rc;
+
+	*out = false;
+	for (i = 0; i < j->cfg->npurposes && !*out; i++) {
+		rc = store_consent_get(j->st, a->key, j->cfg->purpose[i].name, state, &seq);
+		if (rc == STORE_NOTFOUND)
+			continue;
+		if (rc)
+			return rc;
+		*out = !strcmp(state, STATE_GRANTED) || !strcmp(state, STATE_PENDING);
+	}
+	return STORE_OK;
+}
+
+/* hold - a message from a primary address that may be a withdrawal but
+ * cannot be read as one for sure: a person reads it (review mailbox). */
+static void hold(judge *j, const char *reason, const char *what)
+{
+	set_outcome(j, "review", reason, "%s from the primary address: it may be a "
+		    "withdrawal, a person must read it", what);
+	j->out->review = true;
+}
+
+/* tokenless - a message that names no request (or not one of the
+ * sender's): a withdrawal from a primary address counts without a token; a
+ * yes never does; anything else from an account with a consent granted or
+ * pending is held for a person, so no withdrawal is lost. */
+static int tokenless(judge *j, enum intent in, const char *why, bool undecodable)
 {
 	const config_purpose *named[PURPOSES_MAX], *pu;
 	int64_t keys[INBOUND_ACCOUNTS_MAX];
-	bool applied, revoked = false, any = false;
+	bool applied, revoked = false, any = false, act = false, a_act;
 	char state[16];
 	account a;
 	int64_t seq;
@@ -497,19 +593,35 @@ static int tokenless(judge *j, enum intent in, const char *why)
 				    "%zu From mailboxes", j->m.from_count);
 		return STORE_OK;
 	}
-	if (in != INTENT_WITHDRAW) {
-		if ((rc = store_account_get_key(j->st, keys[0], &a)))
-			return rc;
-		link_account(j, &a, NULL, 0);
-		digest_wipe(a.hkey, sizeof(a.hkey));
-		if (j->ncand && j->strong_token)
-			set_outcome(j, "ignored", "unknown-token", "the token matches no request "
-				    "(answer: %s)", intent_name(in));
-		else
-			set_outcome(j, "ignored", "no-token", "an answer (%s%s%s) without the "
-				    "request's reference changes nothing", intent_name(in),
-				    why[0] ? ": " : "", why);
-		return STORE_OK;
+	if (undecodable && !j->withdraw_purpose[0]) {
+		in = INTENT_UNCLEAR;
+	}
+	if (!withdrawish(j, in)) {
+		for (k = 0; k < n && !act; k++) {
+			if ((rc = store_account_get_key(j->st, keys[k], &a)) ||
+			    (rc = consent_tx_expire_account(j->st, a.key)) ||
+			    (rc = active(j, &a, &a_act)))
+				goto cleanup;
+			if (k == 0 || a_act)
+				link_account(j, &a, NULL, 0);
+			act = a_act;
+			digest_wipe(a.hkey, sizeof(a.hkey));
+		}
+		if (in == INTENT_YES || !act) {
+			if (j->ncand && j->strong_token)
+				set_outcome(j, "ignored", "unknown-token", "the token matches no "
+					    "request (answer: %s)", intent_name(in));
+			else
+				set_outcome(j, "ignored", "no-token", "an answer (%s%s%s) without "
+					    "the request's reference changes nothing", intent_name(in),
+					    why[0] ? ": " : "", why);
+		} else if (undecodable) {
+			hold(j, "undecodable", "unreadable mail");
+		} else {
+			hold(j, "unclear", "mail without a reference");
+		}
+		rc = STORE_OK;
+		goto cleanup;
 	}
 	nnamed = named_purposes(j, named);
 	if (j->withdraw_purpose[0] && nnamed == 0) {
@@ -546,7 +658,8 @@ static int tokenless(judge *j, enum intent in, const char *why)
 	rc = STORE_OK;
 	if (any)
 		set_outcome(j, revoked ? STATE_REVOKED : STATE_DECLINED, "withdrawal",
-			    "withdrawal from %s without a token", j->m.from_addr);
+			    "withdrawal from %s%s", j->m.from_addr, j->withdraw_purpose[0] ?
+			    " to the withdraw address" : " without a token");
 	else
 		set_outcome(j, "ignored", "nothing-to-withdraw", "a withdrawal, but nothing of "
 			    "%s is granted or pending", j->m.from_addr);
@@ -574,16 +687,24 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 		set_outcome(j, "ignored", "unknown-token", "the token belongs to an erased account");
 		return STORE_OK;
 	}
-	link_account(j, &a, req->purpose, req->id);
 	if (!sender_is(j, &a)) {
+		/* Someone else's thread (a forwarded request): a withdrawal
+		 * still counts for the sender's own accounts. */
+		if (withdrawish(j, in) && !undecodable) {
+			digest_wipe(a.hkey, sizeof(a.hkey));
+			return tokenless(j, in, why, false);
+		}
+		link_account(j, &a, req->purpose, req->id);
 		set_outcome(j, "ignored", "sender-mismatch", j->m.from_count == 1 ?
 			    "From is not the account's primary address" :
 			    "%zu From mailboxes (exactly one is needed)", j->m.from_count);
 		goto cleanup;
 	}
+	link_account(j, &a, req->purpose, req->id);
 	if (!(pu = config_purpose_find(j->cfg, req->purpose))) {
 		set_outcome(j, "review", "unknown-purpose", "purpose '%s' is not configured",
 			    req->purpose);
+		j->out->review = true;
 		goto cleanup;
 	}
 	/* Expiry first, in this transaction: a token past its lifetime is dead. */
@@ -626,8 +747,25 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 		goto cleanup;
 	}
 	if (strcmp(req->state, "open")) {
-		set_outcome(j, "ignored", !strcmp(req->state, "superseded") ? "superseded"
-			    : "answered", "the request is %s", req->state);
+		/* Answered or superseded: a "no" now ("nicht mehr
+		 * einverstanden") withdraws; anything unclear may be one. */
+		if (in == INTENT_NO) {
+			if ((rc = withdraw(j, &a, pu, &applied, &revoked)))
+				goto cleanup;
+			if (applied)
+				set_outcome(j, revoked ? STATE_REVOKED : STATE_DECLINED,
+					    "withdrawal", "a no to the %s request of %s",
+					    req->state, pu->name);
+			else
+				set_outcome(j, "ignored", "nothing-to-withdraw", "a no, but %s is "
+					    "neither granted nor pending", pu->name);
+		} else if (in == INTENT_UNCLEAR || undecodable) {
+			hold(j, undecodable ? "undecodable" : "unclear",
+			     "an unclear answer to a closed request");
+		} else {
+			set_outcome(j, "ignored", !strcmp(req->state, "superseded") ? "superseded"
+				    : "answered", "the request is %s", req->state);
+		}
 		goto cleanup;
 	}
 	if (!undecodable && (in == INTENT_YES || in == INTENT_NO)) {
@@ -649,6 +787,23 @@ cleanup:
 	return rc;
 }
 
+/* from_account - the first account whose primary address is From, if any. */
+static int from_account(judge *j, account *out, bool *found_out)
+{
+	int64_t key;
+	int n = 0, rc;
+
+	*found_out = false;
+	if (j->m.from_count != 1 || !j->m.from_addr)
+		return STORE_OK;
+	if ((rc = store_accounts_by_email(j->st, j->m.from_addr, &key, 1, &n)) || n == 0)
+		return rc;
+	if ((rc = store_account_get_key(j->st, key, out)))
+		return rc;
+	*found_out = true;
+	return STORE_OK;
+}
+
 /* decide - everything after the duplicate check, inside the transaction. */
 static int decide(judge *j, const char *parse_err)
 {
@@ -657,18 +812,43 @@ static int decide(judge *j, const char *parse_err)
 	const candidate *cand;
 	request_row req;
 	enum intent in = INTENT_UNCLEAR;
-	bool undecodable = false;
+	bool undecodable = false, found;
+	account a;
 	int rc;
 
+	memset(&a, 0, sizeof(a));
 	if (j->msg->truncated || j->m.error == INMAIL_TOO_BIG) {
+		/* Unread: from a primary address it may be a withdrawal. */
+		if ((rc = from_account(j, &a, &found)))
+			return rc;
+		if (found) {
+			link_account(j, &a, NULL, 0);
+			digest_wipe(a.hkey, sizeof(a.hkey));
+			hold(j, "oversized", "a message over [inbound] max_size");
+			return STORE_OK;
+		}
 		set_outcome(j, "ignored", "oversized", "%zu bytes, more than [inbound] "
 			    "max_size allows", j->msg->full_size);
 		return STORE_OK;
 	}
 	collect_candidates(j);
+	if (j->m.error == INMAIL_OK)
+		in = own_intent(j, why, sizeof(why));
 	if ((auto_reason = automatic(j))) {
 		if (!strcmp(auto_reason, "bounce"))
 			return bounce(j);
+		/* Never answered, never applied; but what reads as a withdrawal
+		 * from a primary address waits for a person. */
+		if (in == INTENT_WITHDRAW || j->withdraw_purpose[0]) {
+			if ((rc = from_account(j, &a, &found)))
+				return rc;
+			if (found) {
+				link_account(j, &a, NULL, 0);
+				digest_wipe(a.hkey, sizeof(a.hkey));
+				hold(j, "automatic", "a withdrawal marked as automatic mail");
+				return STORE_OK;
+			}
+		}
 		set_outcome(j, "ignored", "automatic", "automatic mail (%s)",
 			    j->m.auto_submitted ? j->m.auto_submitted : j->m.subject ?
 			    j->m.subject : "no subject");
@@ -677,33 +857,27 @@ static int decide(judge *j, const char *parse_err)
 	if (j->m.error != INMAIL_OK) {
 		undecodable = true;
 		snprintf(why, sizeof(why), "%s", parse_err);
-	} else {
-		in = own_intent(j, why, sizeof(why));
+	} else if (!j->m.text && in == INTENT_UNCLEAR) {
 		/* No text part at all (only an image, a broken structure) and
 		 * nothing clear in the subject: nothing could be read. */
-		if (!j->m.text && in == INTENT_UNCLEAR) {
-			undecodable = true;
-			snprintf(why, sizeof(why), "no text part");
-		}
+		undecodable = true;
+		snprintf(why, sizeof(why), "no text part");
 	}
-	if (j->withdraw_purpose[0] && !undecodable && in != INTENT_YES && in != INTENT_NO)
+	/* Mail to the withdraw address withdraws, unless it says yes. */
+	if (j->withdraw_purpose[0] && in != INTENT_YES)
 		in = INTENT_WITHDRAW;
 	rc = request_of(j, &req, &cand);
 	if (rc == STORE_OK)
-		return with_request(j, &req, cand, in, why, undecodable);
+		return with_request(j, &req, cand, in, why, undecodable && !j->withdraw_purpose[0]);
 	if (rc != STORE_NOTFOUND)
 		return rc;
-	if (undecodable) {
-		set_outcome(j, "ignored", "undecodable", "%s", parse_err);
-		return STORE_OK;
-	}
-	return tokenless(j, in, why);
+	return tokenless(j, in, why, undecodable && !j->withdraw_purpose[0]);
 }
 
 int inbound_process(store *st, const config *cfg, const template_set *ts,
 		    const inbound_msg *msg, inbound_result *out, char *err, size_t errlen)
 {
-	char parse_err[128] = "";
+	char parse_err[128] = "", content[SHA256_HEX];
 	inbox_found dup;
 	size_t canon_len = 0;
 	char *canon = NULL;
@@ -725,13 +899,23 @@ int inbound_process(store *st, const config *cfg, const template_set *ts,
 		snprintf(j.sha, sizeof(j.sha), "%s", msg->full_sha256);
 	else
 		digest_sha256_hex(canon, canon_len, j.sha);
+	digest_sha256_hex(canon + content_start(canon, canon_len),
+			  canon_len - content_start(canon, canon_len), content);
 	inmail_parse(canon, canon_len, &j.m, parse_err, sizeof(parse_err));
+	/* What the message says goes into the store, the ledger and logs only
+	 * as valid UTF-8 without control characters. */
+	clean(j.m.message_id);
+	clean(j.m.from_addr);
+	clean(j.m.subject);
+	clean(j.m.authentication_results);
+	clean(j.m.auto_submitted);
 	snprintf(out->msg_id, sizeof(out->msg_id), "%s", j.m.message_id ? j.m.message_id : "");
 	printable(out->msg_id);
 
 	j.row.received = text_now();
 	j.row.channel = msg->channel;
 	j.row.raw_sha256 = j.sha;
+	j.row.content_sha256 = content;
 	j.row.size = (int64_t)(msg->truncated ? msg->full_size : canon_len);
 	j.row.msg_id = j.m.message_id;
 	j.row.env_sender = msg->env_sender;
@@ -742,7 +926,7 @@ int inbound_process(store *st, const config *cfg, const template_set *ts,
 
 	if ((rc = store_begin(st)))
 		goto cleanup;
-	rc = store_inbox_find(st, j.m.message_id, j.sha, &dup);
+	rc = store_inbox_find(st, j.m.message_id, content, &dup);
 	if (rc == STORE_OK) {
 		out->duplicate = true;
 		out->review = !strcmp(dup.outcome, "review");
@@ -772,6 +956,7 @@ cleanup:
 		memset(out, 0, sizeof(*out));
 	}
 	inmail_clear(&j.m);
+	free(j.own);
 	free(canon);
 	return rc;
 }

@@ -113,6 +113,7 @@ static const char *const migrations[] = {
 	"  received INTEGER NOT NULL,"
 	"  channel TEXT NOT NULL,"           /* imap | pipe */
 	"  raw_sha256 TEXT NOT NULL,"        /* of the message in CRLF form */
+	"  content_sha256 TEXT NOT NULL,"    /* the same without the trace fields on top */
 	"  size INTEGER NOT NULL,"
 	/* personal data, cleared on erasure of the account it concerns: */
 	"  msg_id TEXT, env_sender TEXT, env_rcpt TEXT, from_addr TEXT, from_lc TEXT,"
@@ -123,7 +124,7 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL,"            /* why, one word (README) */
 	"  event INTEGER,"                   /* the ledger event it caused */
 	"  dup_of INTEGER);"                 /* a second delivery of that row */
-	"CREATE INDEX inbox_sha ON inbox(raw_sha256);"
+	"CREATE INDEX inbox_sha ON inbox(content_sha256);"
 	"CREATE INDEX inbox_acct ON inbox(acct);"
 	"CREATE INDEX inbox_from ON inbox(from_lc);"
 	"CREATE INDEX inbox_review ON inbox(id) WHERE outcome = 'review';"
@@ -281,13 +282,13 @@ static const char *const stmt_sql[S_COUNT] = {
 		" FROM outbox WHERE state = 'sending')",
 	[S_OUTBOX_DEL_ACCT] = "DELETE FROM outbox WHERE acct = ?1",
 	[S_INBOX_DUP] = "SELECT id, outcome, reason, ifnull(acct, 0) FROM inbox"
-		" WHERE raw_sha256 = ?1 AND msg_id IS ?2 AND dup_of IS NULL"
+		" WHERE content_sha256 = ?1 AND msg_id IS ?2 AND dup_of IS NULL"
 		" ORDER BY id LIMIT 1",
 	[S_INBOX_INSERT] = "INSERT INTO inbox (received, channel, raw_sha256, size, msg_id,"
 		" env_sender, env_rcpt, from_addr, from_lc, subject, auth_results, detail, acct,"
-		" purpose, request, outcome, reason, event, dup_of) VALUES (?1, ?2, ?3, ?4, ?5,"
-		" ?6, ?7, ?8, lower(?8), ?9, ?10, ?11, nullif(?12, 0), ?13, nullif(?14, 0), ?15,"
-		" ?16, nullif(?17, 0), nullif(?18, 0))",
+		" purpose, request, outcome, reason, event, dup_of, content_sha256) VALUES (?1,"
+		" ?2, ?3, ?4, ?5, ?6, ?7, ?8, lower(?8), ?9, ?10, ?11, nullif(?12, 0), ?13,"
+		" nullif(?14, 0), ?15, ?16, nullif(?17, 0), nullif(?18, 0), ?19)",
 	[S_INBOX_RAW] = "INSERT INTO inbox_raw (id, message) VALUES (?1, ?2)",
 	[S_INBOX_LIST_ALL] = "SELECT i.id, i.received, i.channel, i.outcome, i.reason,"
 		" ifnull(a.id, ''), ifnull(i.purpose, ''), ifnull(i.from_addr, ''),"
@@ -1488,6 +1489,7 @@ int store_inbox_insert(store *st, const inbox_row *row, int64_t *id_out)
 	bind_text(s, 16, row->reason);
 	sqlite3_bind_int64(s, 17, row->event);
 	sqlite3_bind_int64(s, 18, row->dup_of);
+	bind_text(s, 19, row->content_sha256);
 	if ((rc = run(st, s, "record inbound mail")))
 		return rc;
 	id = sqlite3_last_insert_rowid(st->db);

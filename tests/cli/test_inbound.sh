@@ -113,11 +113,14 @@ fixture_store u1 pending -e "s#^max_size = .*#max_size = 4096#"
 { reply "$A" "$TOKEN" "Ja"; head -c 20000 /dev/zero | tr '\0' 'a'; echo; } > "$SCRATCH/big"
 run deliver -f "$A" -r "consent+$TOKEN@$REPLY_DOMAIN" < "$SCRATCH/big"
 expect_rc 0 "oversized recorded"
-expect_eq "$(last_inbox)" "ignored oversized" "oversized"
+expect_eq "$(last_inbox)" "review oversized" "oversized from the primary address: held for a person"
 expect_eq "$(sqlite3 "$DB" "SELECT raw_sha256, size FROM inbox ORDER BY id DESC LIMIT 1")" \
 	"$(sed 's/$/\r/' "$SCRATCH/big" | sha256sum | cut -d' ' -f1)|$(sed 's/$/\r/' "$SCRATCH/big" | wc -c)" \
 	"hash and size of the whole message"
 expect_eq "$(ctl status u1 log-linking)" "pending" "oversized changes nothing"
+{ printf 'From: stranger@example.com\nTo: consent@%s\nSubject: x\n\n' "$REPLY_DOMAIN"; head -c 20000 /dev/zero | tr '\0' 'a'; echo; } |
+	deliver -f stranger@example.com -r "consent@$REPLY_DOMAIN"
+expect_eq "$(last_inbox)" "ignored oversized" "oversized from a stranger: ignored"
 
 # --- nothing recorded -> exit 75, Postfix keeps the mail ---
 fixture_store u1 pending
@@ -140,6 +143,63 @@ sed "s#^path = .*#path = $SCRATCH/nope/x.db#" "$CONF" > "$SCRATCH/bad.conf"
 run "$CONSENT_DELIVER" -c "$SCRATCH/bad.conf" -f "$A" -r "consent@$REPLY_DOMAIN" < "$SCRATCH/m"
 expect_rc 75 "missing store -> 75 (never a new empty store)"
 expect_eq "$(ls "$SCRATCH/nope" 2>/dev/null)" "" "no store created"
+
+# --- no withdrawal is lost ---
+U2=john.smith@example.net
+fixture_store u1 granted
+printf 'From: %s\nTo: consent@%s\nSubject: Einwilligung\n\nIch bin nicht mehr einverstanden.\n' "$A" "$REPLY_DOMAIN" |
+	deliver -f "$A" -r "consent@$REPLY_DOMAIN"
+expect_eq "$(last_inbox) $(ctl status u1 log-linking)" "revoked withdrawal revoked" "tokenless 'nicht mehr einverstanden' withdraws"
+fixture_store u1 granted
+printf 'From: %s\nTo: consent@%s\nSubject: Frage\n\nWas passiert eigentlich mit meinen Daten, wenn ich kündige?\n' "$A" "$REPLY_DOMAIN" |
+	deliver -f "$A" -r "consent@$REPLY_DOMAIN"
+expect_eq "$(last_inbox) $(ctl status u1 log-linking)" "review unclear granted" "tokenless unclear mail of a granted account: held for a person"
+reply "$A" "$TOKEN" "Nein" | deliver -f "$A" -r "consent+$TOKEN@$REPLY_DOMAIN"
+expect_eq "$(last_inbox) $(ctl status u1 log-linking)" "revoked withdrawal revoked" "a no to the answered request withdraws"
+fixture_store u1 granted
+printf 'From: %s\nTo: consent+withdraw-log-linking@%s\nSubject: Re: Bestaetigung\n\nNein.\n' "$A" "$REPLY_DOMAIN" |
+	deliver -f "$A" -r "consent+withdraw-log-linking@$REPLY_DOMAIN"
+expect_eq "$(last_inbox) $(ctl status u1 log-linking)" "revoked withdrawal revoked" "a no to the withdraw address withdraws"
+fixture_store u1 granted
+printf 'From: %s\nTo: consent+withdraw-log-linking@%s\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=x-unknown\n\nWiderruf\n' "$A" "$REPLY_DOMAIN" |
+	deliver -f "$A" -r "consent+withdraw-log-linking@$REPLY_DOMAIN"
+expect_eq "$(ctl status u1 log-linking)" "revoked" "an unreadable mail to the withdraw address still withdraws"
+fixture_store u1 granted
+printf 'From: %s\nTo: consent@%s\nAuto-Submitted: auto-generated\nSubject: Widerruf\n\nIch widerrufe meine Einwilligung.\n' "$A" "$REPLY_DOMAIN" |
+	deliver -f "$A" -r "consent@$REPLY_DOMAIN"
+expect_eq "$(last_inbox) $(ctl status u1 log-linking)" "review automatic granted" "a withdrawal marked automatic: held, not lost"
+expect_eq "$(outbox_kinds)" "request,receipt-granted" "and nothing sent in answer"
+# someone else's thread: the sender's own consent is withdrawn
+fixture_store u1 pending
+T1=$TOKEN
+ctl request u2 log-linking >/dev/null
+T2=$(newest_token u2)
+yes_reply "$U2" "$T2" | deliver -f "$U2" -r "consent+$T2@$REPLY_DOMAIN"
+expect_eq "$(ctl status u2 log-linking)" "granted" "u2 granted"
+printf 'From: %s\nTo: consent+%s@%s\nSubject: Fwd: [%s]\n\nPlease revoke my consent.\n' "$U2" "$T1" "$REPLY_DOMAIN" "$T1" |
+	deliver -f "$U2" -r "consent+$T1@$REPLY_DOMAIN"
+expect_eq "$(ctl status u2 log-linking) $(ctl status u1 log-linking)" "revoked pending" "withdrawal in a forwarded thread: the sender's own consent"
+
+# --- exactly once across delivery paths ---
+fixture_store u1 granted
+printf 'From: %s\nTo: consent@%s\nMessage-ID: <wd1@example.org>\nSubject: Widerruf\n\nWiderruf\n' "$A" "$REPLY_DOMAIN" > "$SCRATCH/wd"
+deliver -f "$A" -r "consent@$REPLY_DOMAIN" < "$SCRATCH/wd"
+ctl request u1 log-linking >/dev/null
+yes_reply "$A" "$(newest_token u1)" | deliver -f "$A" -r "consent+$(newest_token u1)@$REPLY_DOMAIN"
+expect_eq "$(ctl status u1 log-linking)" "granted" "granted again"
+{ printf 'Received: from relay2.example.org by mx.example.test; Fri, 27 Nov 2026 10:00:00 +0000\n'; cat "$SCRATCH/wd"; } |
+	deliver -f "$A" -r "consent@$REPLY_DOMAIN"
+expect_eq "$(last_inbox)" "ignored duplicate" "the same withdrawal along another path is a duplicate"
+expect_eq "$(ctl status u1 log-linking)" "granted" "and does not revoke the new grant"
+
+# --- what a message says is stored as clean UTF-8 ---
+fixture_store u1 pending
+printf 'From: x\033[31m@evil.example\nTo: consent@%s\nMessage-ID: <\377\376bad@example.org>\nSubject: hi\n\nJa\n' "$REPLY_DOMAIN" |
+	deliver -f x@evil.example -r "consent@$REPLY_DOMAIN"
+run ctl inbox list
+expect_no_match "$OUT" $'\033' "no escape sequence in inbox list"
+run ctl --json inbox list
+expect_match "$OUT" '"outcome": "ignored"' "the row is in the JSON listing"
 
 # --- erasure removes kept mail and its personal fields ---
 fixture_store u1 pending
