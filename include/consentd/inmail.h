@@ -5,10 +5,12 @@
  * Parsing uses libetpan (MIME structure, RFC 2047 words, transfer
  * encodings, charset conversion); HTML bodies are turned into text with
  * libxml2, dropping <blockquote> and the quote containers mail clients use.
+ * The MIME tree is walked and bounded (parts, nesting) before libetpan
+ * builds it, so no message makes libetpan recurse past INMAIL_DEPTH_MAX.
  * Delivery reports (RFC 3464), MDNs and classic bounces are recognised,
  * with the failed recipients and the returned original's Message-IDs.
- * A message over a limit, with an unknown or broken charset in the part
- * that carries the text, or that libetpan cannot parse, is reported with
+ * A message over a limit, with an unknown or broken charset in a part
+ * that carries text, or that libetpan cannot parse, is reported with
  * an error code: the caller records it as ignored or held, never guesses.
  */
 #ifndef CONSENTD_INMAIL_H
@@ -21,7 +23,11 @@
 #define INMAIL_HEADER_MAX  (256 * 1024)        /* header section, bytes */
 #define INMAIL_FIELD_MAX   (16 * 1024)         /* one unfolded field, bytes */
 #define INMAIL_PARTS_MAX   200                 /* MIME parts in all */
-#define INMAIL_DEPTH_MAX   20                  /* multipart nesting */
+#define INMAIL_DEPTH_MAX   20                  /* multipart and embedded message nesting */
+#define INMAIL_HTML_MAX    (1024 * 1024)       /* HTML given to libxml2 for text, and again
+						  for alt_text: bytes, transfer-decoded and
+						  as UTF-8; more makes the message
+						  INMAIL_UNDECODABLE (never read in part) */
 #define INMAIL_IDS_MAX     100                 /* ids kept from In-Reply-To/References */
 #define INMAIL_RCPTS_MAX   50                  /* addresses kept from Delivered-To/X-Original-To/To */
 #define INMAIL_DSN_RCPTS_MAX 20                /* failed recipients kept from a bounce */
@@ -36,8 +42,9 @@ enum inmail_error {
 	INMAIL_TOO_BIG,          /* over INMAIL_SIZE_MAX */
 	INMAIL_HEADER_TOO_BIG,   /* header section or a field over its limit */
 	INMAIL_TOO_COMPLEX,      /* too many parts or too deep */
-	INMAIL_UNPARSABLE,       /* libetpan refused it */
-	INMAIL_UNDECODABLE       /* the text part's charset is unknown or broken */
+	INMAIL_UNPARSABLE,       /* libetpan refused it, or comments nest too deeply */
+	INMAIL_UNDECODABLE       /* a text part's charset is unknown or broken, or
+				    its HTML is over INMAIL_HTML_MAX */
 };
 
 typedef struct inmail {
@@ -99,9 +106,22 @@ typedef struct inmail {
 	 * Distinct (case-insensitive), in the order found. */
 	char *orig_msgids[INMAIL_ORIG_IDS_MAX];
 	size_t n_orig_msgids;
-	char *text;                       /* the body as UTF-8 text: text/plain
-					     preferred, else text/html as text;
-					     format=flowed joined; NULL if none */
+	/* The text the person wrote, as UTF-8 (CRLF as LF, format=flowed
+	 * joined): every text/plain and text/html part that is not an
+	 * attachment (Content-Disposition: attachment, or a file name), in
+	 * document order, joined by a blank line; HTML as text, <blockquote>
+	 * and quote containers dropped. Of a multipart/alternative one
+	 * alternative is read: the first with text/plain, else the last with
+	 * text/html. Embedded messages (message/rfc822) are not read. NULL
+	 * when there is no such part. */
+	char *text;
+	/* The same text as a client that shows HTML shows it: in every
+	 * multipart/alternative the last alternative with text/html (else
+	 * the first with text/plain). Set only when text took text/plain
+	 * from a multipart/alternative that also has text/html; else NULL.
+	 * The two may disagree ("Ja" in text/plain, "Nein" in text/html):
+	 * the judge compares both, a yes only when both say yes. */
+	char *alt_text;
 	enum inmail_error error;
 } inmail;
 

@@ -423,15 +423,29 @@ static enum intent own_intent(judge *j, char *why, size_t whylen)
 {
 	static const char *const prefixes[] = { "re:", "aw:", "wg:", "fw:", "fwd:", "sv:",
 						"antw:", "antwort:", NULL };
-	char *own, subj[SUBJECT_ANSWER_MAX + 1];
+	char *own, *alt, subj[SUBJECT_ANSWER_MAX + 1];
 	const char *s = j->m.subject;
-	size_t n = 0, i, k;
+	size_t n = 0, altn = 0, i, k;
+	enum intent in, alt_in;
 
 	free(j->own);
 	own = j->own = reply_own_text(j->m.text ? j->m.text : "",
 				      j->m.text ? strlen(j->m.text) : 0, &n);
-	if (n > 0)
-		return intent_classify(own, n, why, whylen);
+	if (n > 0) {
+		in = intent_classify(own, n, why, whylen);
+		/* A client showing HTML shows the other alternative: a yes only
+		 * when it says yes too. */
+		if (in == INTENT_YES && j->m.alt_text) {
+			alt = reply_own_text(j->m.alt_text, strlen(j->m.alt_text), &altn);
+			alt_in = intent_classify(alt, altn, NULL, 0);
+			free(alt);
+			if (alt_in != INTENT_YES) {
+				snprintf(why, whylen, "the HTML part says %s", intent_name(alt_in));
+				return INTENT_UNCLEAR;
+			}
+		}
+		return in;
+	}
 	if (!s)
 		return intent_classify("", 0, why, whylen);
 	for (;;) {   /* strip reply prefixes and the [token] reference */

@@ -2,12 +2,16 @@
  * inmail.c - an inbound message taken apart for the judge (inmail.h).
  *
  * Promises: nothing larger than the named limits is parsed (size, header
- * section, MIME parts, nesting); header fields come back unfolded, ids
- * without <>, the subject and the text as valid UTF-8 without NUL; the text
- * is the first text/plain part that is not an attachment (text/html as text
- * when there is none), transfer encoding and charset decoded, format=flowed
- * joined. A charset that is unknown, or bytes that are not what the part
- * declares, give INMAIL_UNDECODABLE instead of a guess. Header fields are
+ * section, MIME parts, nesting, HTML), and the MIME tree is walked within
+ * them before libetpan, which recurses, builds it; header fields come back
+ * unfolded, ids without <>, the subject and the texts as valid UTF-8
+ * without NUL; the text is every text part that is not an attachment, in
+ * document order (one alternative of a multipart/alternative, text/plain
+ * preferred; alt_text the same with text/html preferred), transfer
+ * encoding and charset decoded, format=flowed joined, HTML as text. A
+ * charset that is unknown, or bytes that are not what a part declares,
+ * give INMAIL_UNDECODABLE instead of a guess, and so does HTML over
+ * INMAIL_HTML_MAX: no part of the text is left unread. Header fields are
  * filled even when the body is refused.
  *
  * Reports and bounces: is_bounce and is_mdn come from the header (the
@@ -324,38 +328,389 @@ static void take_fields(inmail *out, struct mailimf_fields *f)
 }
 
 #define COMMENT_DEPTH_MAX 256  /* libetpan parses nested comments recursively */
+#define CT_NAMES_MAX (2 * INMAIL_PARTS_MAX + 2)  /* "Content-Type" names in a message */
 
-/* prescan - cheap bounds checked before libetpan recurses: the number of
- * lines starting with "Content-Type:" bounds parts and nesting, and the
+/* ct_name_at - raw[i..len) starts with "Content-Type" (any case) as a
+ * whole field name: followed by a byte that ends one in libetpan (a
+ * control, a blank or ':'), after which it accepts blanks, comments and
+ * folding before the colon. Found anywhere, not only at a line start: a
+ * part's header may begin right after a boundary on the same line. */
+static bool ct_name_at(const char *raw, size_t len, size_t i)
+{
+	static const char key[] = "content-type";
+	const size_t k = sizeof(key) - 1;
+
+	return len - i > k && strncasecmp(raw + i, key, k) == 0 &&
+	       ((unsigned char)raw[i + k] <= ' ' || raw[i + k] == ':');
+}
+
+/* prescan - cheap bounds checked before libetpan parses anything: the
  * nesting of "(" within one (folded) line bounds libetpan's comment
- * recursion, which otherwise overflows the stack. */
+ * recursion, which otherwise overflows the stack; and more Content-Type
+ * names than the part limit can use, however spelled, refuse the message
+ * outright (a backstop: shape_message below is what bounds the tree). */
 static enum inmail_error prescan(const char *raw, size_t len)
 {
-	static const char key[] = "content-type:";
 	size_t i, n = 0, depth = 0;
-	bool bol = true;
+	bool bol = true, esc = false;
 
 	for (i = 0; i < len; i++) {
 		char c = raw[i];
+		if ((c == 'c' || c == 'C') && ct_name_at(raw, len, i) && ++n > CT_NAMES_MAX)
+			return INMAIL_TOO_COMPLEX;
+		if (esc) {
+			esc = false;  /* quoted-pair: the byte after '\' */
+			continue;
+		}
 		if (bol) {
 			bol = false;
 			if (c != ' ' && c != '\t')
 				depth = 0;
-			if (len - i >= sizeof(key) - 1 &&
-			    strncasecmp(raw + i, key, sizeof(key) - 1) == 0 &&
-			    ++n > 2 * INMAIL_PARTS_MAX + 2)
-				return INMAIL_TOO_COMPLEX;
 		}
 		if (c == '\n')
 			bol = true;
 		else if (c == '\\')
-			i++;  /* quoted-pair */
+			esc = true;
 		else if (c == '(' && ++depth > COMMENT_DEPTH_MAX)
 			return INMAIL_UNPARSABLE;
 		else if (c == ')' && depth > 0)
 			depth--;
 	}
 	return INMAIL_OK;
+}
+
+/* comments_ok - the "(" nesting in s stays within COMMENT_DEPTH_MAX. */
+static bool comments_ok(const char *s)
+{
+	size_t depth = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' && s[1] != '\0')
+			s++;
+		else if (*s == '(' && ++depth > COMMENT_DEPTH_MAX)
+			return false;
+		else if (*s == ')' && depth > 0)
+			depth--;
+	}
+	return true;
+}
+
+/* --- the MIME tree, walked before libetpan builds it ----------------- */
+
+/* libetpan builds the MIME tree recursively, a level per multipart or
+ * embedded message, each level scanning its data again: deep nesting
+ * overflows the stack or costs seconds before count_tree can see it. So
+ * shape_message walks the same tree first, the way libetpan 1.9 does:
+ * header fields by libetpan's own (non-recursive) parsers, and the
+ * boundary scanning of mailmime_content.c below, state for state (mp_*;
+ * all of them, like libetpan's, a bounded cursor over msg[0..len)). It
+ * counts parts and levels as count_tree does and stops at the first limit
+ * passed, so libetpan only parses a message whose tree is within them.
+ * Where libetpan would give up on a multipart and drop its parts, the
+ * walk still counts them: libetpan parsed them before dropping them. */
+
+struct shape {
+	size_t parts;
+	enum inmail_error error;  /* INMAIL_OK while within the limits */
+};
+
+enum deftype { DEF_TEXT, DEF_MESSAGE };  /* a part without Content-Type */
+
+/* mp_boundary - msg[*idx..) starts with boundary b (a prefix: libetpan
+ * does not look at what follows it); moves *idx past it. */
+static bool mp_boundary(const char *msg, size_t len, size_t *idx, const char *b)
+{
+	size_t bl = strlen(b);
+
+	if (*idx + bl >= len || memcmp(msg + *idx, b, bl) != 0)
+		return false;
+	*idx += bl;
+	return true;
+}
+
+/* mp_lwsp - past blanks at *idx; false when there are none. */
+static bool mp_lwsp(const char *msg, size_t len, size_t *idx)
+{
+	size_t i = *idx;
+
+	while (i < len && (msg[i] == ' ' || msg[i] == '\t'))
+		i++;
+	if (i == *idx)
+		return false;
+	*idx = i;
+	return true;
+}
+
+/* mp_preamble - mailmime_preamble_parse: past the next "--" at a line
+ * start (or at *idx when bol, or after a line break and one more byte). */
+static bool mp_preamble(const char *msg, size_t len, size_t *idx, bool bol)
+{
+	enum { A0, A, A1, B, C, D, E } st = bol ? A0 : A;
+	size_t i;
+
+	for (i = *idx; st != E; i++) {
+		char c;
+		if (i >= len)
+			return false;
+		c = msg[i];
+		switch (st) {
+		case A0: st = c == '-' ? A1 : c == '\r' ? B : c == '\n' ? C : A; break;
+		case A:  st = c == '\r' ? B : c == '\n' ? C : A; break;
+		case A1: st = c == '-' ? E : c == '\r' ? B : c == '\n' ? C : A; break;
+		case B:  st = c == '\r' ? B : c == '\n' ? C : c == '-' ? D : A0; break;
+		case C:  st = c == '-' ? D : c == '\r' ? B : c == '\n' ? C : A0; break;
+		case D:  st = c == '-' ? E : A; break;
+		default: break;
+		}
+	}
+	*idx = i;
+	return true;
+}
+
+/* mp_dash2 - mailmime_body_part_dash2_parse: the data from *idx up to
+ * the next line break, "--" and b (or up to the last line starting with
+ * '-' when there is none, or the end), without the line break, at
+ * *beg, *n bytes; *idx moves past b (or to the end). False when empty. */
+static bool mp_dash2(const char *msg, size_t len, size_t *idx, const char *b, size_t *beg, size_t *n)
+{
+	enum { S0, S1, S2, S3, S4, S5 } st = S0;
+	size_t i = *idx, end = len;
+
+	while (st != S5 && i < len) {
+		char c = msg[i];
+		const char *nl;
+		switch (st) {
+		case S0:  /* only a '\n' leads on from S0 and S1: skip to it */
+		case S1:
+			if ((nl = memchr(msg + i, '\n', len - i)) == NULL) {
+				i = len;
+				continue;
+			}
+			i = (size_t)(nl - msg);
+			st = S2;
+			break;
+		case S2:
+			if (c == '-')
+				end = i;
+			st = c == '-' ? S3 : c == '\r' ? S1 : c == '\n' ? S2 : S0;
+			break;
+		case S3: st = c == '\r' ? S1 : c == '\n' ? S2 : c == '-' ? S4 : S0; break;
+		case S4:
+			st = mp_boundary(msg, len, &i, b) ? S5 : S0;
+			continue;  /* the byte is looked at again in S0 */
+		default: break;
+		}
+		i++;
+	}
+	if (end > *idx && msg[end - 1] == '\r')
+		end--;
+	else if (end > *idx && msg[end - 1] == '\n' && --end > *idx && msg[end - 1] == '\r')
+		end--;
+	if (end == *idx)
+		return false;
+	*beg = *idx;
+	*n = end - *idx;
+	*idx = i;
+	return true;
+}
+
+/* mp_next - mailmime_multipart_next_parse: past blanks and a line break
+ * at *idx, if they are there. */
+static void mp_next(const char *msg, size_t len, size_t *idx)
+{
+	size_t i = *idx;
+
+	while (i < len && (msg[i] == ' ' || msg[i] == '\t'))
+		i++;
+	if (i + 1 < len && msg[i] == '\r' && msg[i + 1] == '\n')
+		*idx = i + 2;
+	else if (i < len && msg[i] == '\n')
+		*idx = i + 1;
+}
+
+/* mp_part - mailmime_body_part_dash2_transport_crlf_parse: a part ended
+ * by a delimiter line (b, blanks, line break); *idx moves past it. */
+static bool mp_part(const char *msg, size_t len, size_t *idx, const char *b, size_t *beg, size_t *n)
+{
+	size_t i = *idx, db, dn;
+
+	for (;;) {
+		if (!mp_dash2(msg, len, &i, b, &db, &dn))
+			return false;
+		while (mp_lwsp(msg, len, &i))
+			;
+		if (mailimf_crlf_parse(msg, len, &i) == MAILIMF_NO_ERROR)
+			break;
+	}
+	*beg = *idx;
+	*n = db + dn - *idx;
+	*idx = i;
+	return true;
+}
+
+/* mp_last_part - mailmime_body_part_dash2_close_parse: the last part,
+ * ended by the close delimiter (b, "--") or the end of the data. */
+static bool mp_last_part(const char *msg, size_t len, size_t *idx, const char *b, size_t *beg, size_t *n)
+{
+	size_t i = *idx, db, dn;
+
+	for (;;) {
+		if (!mp_dash2(msg, len, &i, b, &db, &dn))
+			return false;
+		if (i >= len || (i + 1 < len && msg[i] == '-' && msg[i + 1] == '-'))
+			break;
+	}
+	*beg = *idx;
+	*n = db + dn - *idx;
+	*idx = i;
+	return true;
+}
+
+/* shape_fields - the header at *idx of msg[0..len) as libetpan reads it
+ * for an embedded message (envelope) or a part, and the line break after
+ * it; its MIME fields in *mf (NULL when none). False (s->error set) when
+ * a Content-Type value, once libetpan has decoded its RFC 2047 words,
+ * nests comments deeper than the raw prescan can see. */
+static bool shape_fields(struct shape *s, const char *msg, size_t len, size_t *idx, bool message,
+			 struct mailmime_fields **mf)
+{
+	struct mailimf_fields *f = NULL;
+	clistiter *it;
+	char *dec;
+	size_t di;
+	int r;
+
+	*mf = NULL;
+	r = message ? mailimf_envelope_and_optional_fields_parse(msg, len, idx, &f)
+		    : mailimf_optional_fields_parse(msg, len, idx, &f);
+	if (r != MAILIMF_NO_ERROR || f == NULL)
+		return true;  /* as libetpan: no fields */
+	mailimf_crlf_parse(msg, len, idx);
+	for (it = clist_begin(f->fld_list); it != NULL && s->error == INMAIL_OK; it = clist_next(it)) {
+		struct mailimf_field *fl = clist_content(it);
+		struct mailimf_optional_field *o;
+		if (fl->fld_type != MAILIMF_FIELD_OPTIONAL_FIELD ||
+		    (o = fl->fld_data.fld_optional_field) == NULL || o->fld_name == NULL ||
+		    o->fld_value == NULL || strcasecmp(o->fld_name, "Content-Type") != 0)
+			continue;
+		dec = NULL;
+		di = 0;
+		if (!comments_ok(o->fld_value) ||
+		    (mailmime_encoded_phrase_parse("us-ascii", o->fld_value, strlen(o->fld_value), &di,
+						   "utf-8", &dec) == MAILIMF_NO_ERROR &&
+		     dec != NULL && !comments_ok(dec)))
+			s->error = INMAIL_UNPARSABLE;
+		free(dec);
+	}
+	if (s->error == INMAIL_OK)
+		mailmime_fields_parse(f, mf);  /* none: *mf stays NULL */
+	mailimf_fields_free(f);
+	return s->error == INMAIL_OK;
+}
+
+static void shape_entity(struct shape *s, const char *msg, size_t len, size_t idx,
+			 enum deftype def, struct mailmime_fields *mf, size_t depth);
+
+/* shape_multipart - the parts of the multipart body at idx of msg[0..len)
+ * with boundary b, as mailmime_multipart_body_parse splits them. */
+static void shape_multipart(struct shape *s, const char *msg, size_t len, size_t idx,
+			    const char *b, enum deftype def, size_t depth)
+{
+	size_t cur = idx, start, pb, pn, hi;
+	struct mailmime_fields *mf;
+	bool last = false;
+
+	if (mp_preamble(msg, len, &cur, true))
+		while (!mp_boundary(msg, len, &cur, b) && mp_preamble(msg, len, &cur, false))
+			;
+	for (start = cur;; start = cur) {  /* blank lines before the first part */
+		mp_lwsp(msg, len, &cur);
+		if (mailimf_crlf_parse(msg, len, &cur) != MAILIMF_NO_ERROR)
+			break;
+	}
+	cur = start;
+	while (!last && s->error == INMAIL_OK) {
+		if (!mp_part(msg, len, &cur, b, &pb, &pn)) {
+			if (!mp_last_part(msg, len, &cur, b, &pb, &pn))
+				return;
+			last = true;
+		}
+		hi = 0;
+		if (!shape_fields(s, msg + pb, pn, &hi, false, &mf))
+			return;
+		shape_entity(s, msg + pb, pn, hi, def, mf, depth);
+		mp_next(msg, len, &cur);
+	}
+}
+
+/* shape_entity - the entity with MIME fields mf (freed here) and body at
+ * idx of msg[0..len), at count_tree's depth: as mailmime_parse_with_default
+ * decides, a multipart (with a boundary), an embedded message/rfc822 (not
+ * transfer-encoded), or a leaf. */
+static void shape_entity(struct shape *s, const char *msg, size_t len, size_t idx,
+			 enum deftype def, struct mailmime_fields *mf, size_t depth)
+{
+	struct mailmime_content *ct = NULL;
+	struct mailmime_fields *sub;
+	clistiter *it;
+	char *b = NULL;
+	bool message = false;
+	int enc;
+
+	if (s->error != INMAIL_OK)
+		goto cleanup;
+	if (depth > INMAIL_DEPTH_MAX || ++s->parts > INMAIL_PARTS_MAX) {
+		s->error = INMAIL_TOO_COMPLEX;
+		goto cleanup;
+	}
+	for (it = mf != NULL ? clist_begin(mf->fld_list) : NULL; it != NULL && ct == NULL; it = clist_next(it)) {
+		struct mailmime_field *f = clist_content(it);
+		if (f->fld_type == MAILMIME_FIELD_TYPE)
+			ct = f->fld_data.fld_content;
+	}
+	if (ct == NULL) {
+		message = def == DEF_MESSAGE;
+	} else if (ct->ct_type != NULL && ct->ct_type->tp_type == MAILMIME_TYPE_COMPOSITE_TYPE &&
+		   ct->ct_type->tp_data.tp_composite_type != NULL) {
+		switch (ct->ct_type->tp_data.tp_composite_type->ct_type) {
+		case MAILMIME_COMPOSITE_TYPE_MULTIPART:
+			b = mailmime_extract_boundary(ct);
+			break;
+		case MAILMIME_COMPOSITE_TYPE_MESSAGE:
+			message = ct->ct_subtype != NULL && strcasecmp(ct->ct_subtype, "rfc822") == 0;
+			break;
+		default:
+			break;
+		}
+	}
+	enc = mf != NULL ? mailmime_transfer_encoding_get(mf) : MAILMIME_MECHANISM_8BIT;
+	if (message && enc != MAILMIME_MECHANISM_QUOTED_PRINTABLE && enc != MAILMIME_MECHANISM_BASE64) {
+		if (shape_fields(s, msg, len, &idx, true, &sub))
+			shape_entity(s, msg, len, idx, DEF_TEXT, sub, depth + 1);
+	} else if (b != NULL) {
+		shape_multipart(s, msg, len, idx, b,
+				ct->ct_subtype != NULL && strcasecmp(ct->ct_subtype, "digest") == 0 ?
+				DEF_MESSAGE : DEF_TEXT, depth + 1);
+	}
+cleanup:
+	free(b);
+	if (mf != NULL)
+		mailmime_fields_free(mf);
+}
+
+/* shape_message - INMAIL_OK when libetpan's tree of raw[0..len) stays
+ * within INMAIL_PARTS_MAX and INMAIL_DEPTH_MAX (and its Content-Type
+ * values within the comment nesting); else the error to report. The
+ * walk's own recursion ends at INMAIL_DEPTH_MAX + 1 levels. */
+static enum inmail_error shape_message(const char *raw, size_t len)
+{
+	struct shape s = { 0, INMAIL_OK };
+	struct mailmime_fields *mf;
+	size_t idx = 0;
+
+	if (shape_fields(&s, raw, len, &idx, true, &mf))
+		shape_entity(&s, raw, len, idx, DEF_TEXT, mf, 0);
+	return s.error;
 }
 
 /* count_tree - every MIME entity below the top message counts as a part;
@@ -388,20 +743,48 @@ static bool count_tree(struct mailmime *m, size_t depth, size_t *parts)
 	}
 }
 
+/* --- which parts hold the text ---------------------------------------- */
+
 enum kind { K_NONE, K_PLAIN, K_HTML };
 
+/* param_is - parameter name nm is base or one of its RFC 2231 forms
+ * (base*, base*0, base*0*, ...), ASCII case-insensitive. */
+static bool param_is(const char *nm, const char *base)
+{
+	size_t k = strlen(base);
+
+	return nm != NULL && strncasecmp(nm, base, k) == 0 && (nm[k] == '\0' || nm[k] == '*');
+}
+
+/* is_attachment - Content-Disposition: attachment, or a file name (a
+ * filename parameter of the disposition, a name parameter of the
+ * Content-Type). */
 static bool is_attachment(struct mailmime *m)
 {
-	clistiter *it;
+	clistiter *it, *j;
 
+	if (m->mm_content_type != NULL)
+		for (it = clist_begin(m->mm_content_type->ct_parameters); it; it = clist_next(it)) {
+			struct mailmime_parameter *p = clist_content(it);
+			if (p != NULL && param_is(p->pa_name, "name"))
+				return true;
+		}
 	if (m->mm_mime_fields == NULL)
 		return false;
 	for (it = clist_begin(m->mm_mime_fields->fld_list); it; it = clist_next(it)) {
 		struct mailmime_field *f = clist_content(it);
-		if (f->fld_type == MAILMIME_FIELD_DISPOSITION && f->fld_data.fld_disposition &&
-		    f->fld_data.fld_disposition->dsp_type &&
-		    f->fld_data.fld_disposition->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
+		struct mailmime_disposition *d;
+		if (f->fld_type != MAILMIME_FIELD_DISPOSITION || (d = f->fld_data.fld_disposition) == NULL)
+			continue;
+		if (d->dsp_type != NULL && d->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
 			return true;
+		for (j = clist_begin(d->dsp_parms); j; j = clist_next(j)) {
+			struct mailmime_disposition_parm *p = clist_content(j);
+			if (p->pa_type == MAILMIME_DISPOSITION_PARM_FILENAME ||
+			    (p->pa_type == MAILMIME_DISPOSITION_PARM_PARAMETER && p->pa_data.pa_parameter != NULL &&
+			     param_is(p->pa_data.pa_parameter->pa_name, "filename")))
+				return true;
+		}
 	}
 	return false;
 }
@@ -424,44 +807,87 @@ static enum kind single_kind(struct mailmime *m)
 	return K_NONE;
 }
 
-/* find_text - the part holding the text in m's subtree, and its kind.
- * Plain wins over html inside multipart/alternative; elsewhere the first
- * part with any text wins. Embedded messages are not the person's text. */
-static struct mailmime *find_text(struct mailmime *m, enum kind *kind)
+/* offers - m's subtree has a part of kind k that gather could read. */
+static bool offers(struct mailmime *m, enum kind k)
 {
 	clistiter *it;
-	struct mailmime *html = NULL, *r;
-	enum kind k;
-	bool alt;
 
-	*kind = K_NONE;
 	if (m == NULL || is_attachment(m))
-		return NULL;
+		return false;
 	switch (m->mm_type) {
 	case MAILMIME_SINGLE:
-		*kind = single_kind(m);
-		return *kind == K_NONE ? NULL : m;
+		return single_kind(m) == k;
 	case MAILMIME_MESSAGE:
-		return m->mm_parent == NULL ? find_text(m->mm_data.mm_message.mm_msg_mime, kind) : NULL;
+		return m->mm_parent == NULL && offers(m->mm_data.mm_message.mm_msg_mime, k);
 	case MAILMIME_MULTIPLE:
-		alt = m->mm_content_type != NULL && m->mm_content_type->ct_subtype != NULL &&
-		      strcasecmp(m->mm_content_type->ct_subtype, "alternative") == 0;
-		for (it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it)) {
-			r = find_text(clist_content(it), &k);
-			if (r == NULL)
-				continue;
-			if (k == K_PLAIN || !alt) {
-				*kind = k;
-				return r;
-			}
-			if (html == NULL)
-				html = r;
-		}
-		if (html != NULL)
-			*kind = K_HTML;
-		return html;
+		for (it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
+			if (offers(clist_content(it), k))
+				return true;
+		return false;
 	default:
-		return NULL;
+		return false;
+	}
+}
+
+/* The parts the text is read from, in document order. */
+struct textpart {
+	struct mailmime *m;
+	enum kind kind;
+};
+
+struct textparts {
+	struct textpart p[INMAIL_PARTS_MAX];
+	size_t n;
+};
+
+/* gather - the parts of m's subtree that hold the person's text: every
+ * text/plain and text/html part that is not an attachment, embedded
+ * messages left out. Of a multipart/alternative one alternative: the
+ * first offering text/plain (else the last offering text/html) or, with
+ * html_first, the last offering text/html (else the first offering
+ * text/plain). *choice is set when an alternative's choice depends on
+ * html_first. Recursion is bounded by the tree's depth (count_tree). */
+static void gather(struct mailmime *m, bool html_first, struct textparts *l, bool *choice)
+{
+	struct mailmime *plain = NULL, *html = NULL, *c;
+	clistiter *it;
+	enum kind k;
+
+	if (m == NULL || is_attachment(m))
+		return;
+	switch (m->mm_type) {
+	case MAILMIME_SINGLE:
+		k = single_kind(m);
+		if (k != K_NONE && l->n < INMAIL_PARTS_MAX)
+			l->p[l->n++] = (struct textpart){ m, k };
+		return;
+	case MAILMIME_MESSAGE:
+		if (m->mm_parent == NULL)
+			gather(m->mm_data.mm_message.mm_msg_mime, html_first, l, choice);
+		return;
+	case MAILMIME_MULTIPLE:
+		if (m->mm_content_type == NULL || m->mm_content_type->ct_subtype == NULL ||
+		    strcasecmp(m->mm_content_type->ct_subtype, "alternative") != 0) {
+			for (it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it))
+				gather(clist_content(it), html_first, l, choice);
+			return;
+		}
+		for (it = clist_begin(m->mm_data.mm_multipart.mm_mp_list); it; it = clist_next(it)) {
+			c = clist_content(it);
+			if (plain == NULL && offers(c, K_PLAIN))
+				plain = c;
+			if (offers(c, K_HTML))
+				html = c;
+		}
+		if (plain != NULL && html != NULL && plain != html)
+			*choice = true;
+		if (html_first)
+			gather(html != NULL ? html : plain, html_first, l, choice);
+		else
+			gather(plain != NULL ? plain : html, html_first, l, choice);
+		return;
+	default:
+		return;
 	}
 }
 
@@ -565,6 +991,7 @@ struct html_walk {
 	strbuf b;
 	bool stop;
 	bool space;  /* last emitted was whitespace */
+	size_t pre;  /* <pre> elements open: their line breaks are kept */
 };
 
 static bool has_word(const char *v, const char *w)
@@ -602,6 +1029,11 @@ static void emit_text(struct html_walk *w, const char *t)
 		if (c == 0xC2 && (unsigned char)t[1] == 0xA0) {  /* nbsp */
 			t++;
 			c = ' ';
+		}
+		if (c == '\n' && w->pre > 0) {
+			strbuf_add(&w->b, "\n", 1);
+			w->space = true;
+			continue;
 		}
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
 			if (!w->space)
@@ -652,11 +1084,13 @@ static void walk_html(struct html_walk *w, xmlNode *n, int depth)
 			w->space = true;
 			continue;
 		}
-		bool block = is_block(nm);
+		bool block = is_block(nm), pre = strcasecmp(nm, "pre") == 0;
 		if (block)
 			emit_nl(w);
+		w->pre += pre;
 		if (depth < 200)
 			walk_html(w, n->children, depth + 1);
+		w->pre -= pre;
 		if (block)
 			emit_nl(w);
 	}
@@ -664,7 +1098,7 @@ static void walk_html(struct html_walk *w, xmlNode *n, int depth)
 
 static char *html_to_text(const char *s, size_t n)
 {
-	struct html_walk w = { { 0 }, false, true };
+	struct html_walk w = { { 0 }, false, true, 0 };
 	htmlDocPtr doc;
 
 	if (n > (size_t)0x7fffffff)
@@ -724,21 +1158,36 @@ static int decode_data(const struct mailmime_data *d, size_t max, char **dec, si
 	return 0;
 }
 
-/* extract_text - decode part into out->text. */
-static int extract_text(inmail *out, struct mailmime *part, enum kind kind)
+/* part_text - the text of part as UTF-8 in *res: transfer encoding and
+ * charset decoded, CRLF as LF, format=flowed joined, HTML as text. The
+ * HTML handed to libxml2 is counted in *html: a part that would take it
+ * past INMAIL_HTML_MAX, transfer-decoded or as UTF-8, is not parsed (nor
+ * decoded, when its size shows it). 0, TEXT_UNDECODABLE or TEXT_HTML_OVER. */
+enum { TEXT_UNDECODABLE = -1, TEXT_HTML_OVER = -2 };
+
+static int part_text(struct mailmime *part, enum kind kind, size_t *html, char **res)
 {
 	struct mailmime_data *d = part->mm_data.mm_single;
 	char *dec = NULL, *cs = NULL, *fmt, *delsp;
 	size_t declen = 0;
 	strbuf u = { 0 };
-	int ret = -1;
+	int ret = TEXT_UNDECODABLE;
 
+	*res = NULL;
 	if (d == NULL || d->dt_type != MAILMIME_DATA_TEXT) {
-		out->text = xstrdup("");
+		*res = xstrdup("");
 		return 0;
 	}
+	if (kind == K_HTML && d->dt_data.dt_text.dt_length > INMAIL_HTML_MAX - *html &&
+	    (!d->dt_encoded || d->dt_encoding == MAILMIME_MECHANISM_7BIT ||
+	     d->dt_encoding == MAILMIME_MECHANISM_8BIT || d->dt_encoding == MAILMIME_MECHANISM_BINARY))
+		return TEXT_HTML_OVER;  /* decoding keeps every byte */
 	if (decode_data(d, 0, &dec, &declen) < 0)
 		goto cleanup;
+	if (kind == K_HTML && declen > INMAIL_HTML_MAX - *html) {
+		ret = TEXT_HTML_OVER;
+		goto cleanup;
+	}
 	if (part->mm_content_type != NULL)
 		cs = mailmime_content_param_get(part->mm_content_type, "charset");
 	strbuf_add(&u, "", 0);
@@ -746,20 +1195,25 @@ static int extract_text(inmail *out, struct mailmime *part, enum kind kind)
 		goto cleanup;
 	normalize(&u);
 	if (kind == K_HTML) {
-		out->text = html_to_text(u.s, u.len);
+		if (u.len > INMAIL_HTML_MAX - *html) {
+			ret = TEXT_HTML_OVER;
+			goto cleanup;
+		}
+		*html += u.len;
+		*res = html_to_text(u.s, u.len);
 	} else {
 		fmt = part->mm_content_type ? mailmime_content_param_get(part->mm_content_type, "format") : NULL;
 		delsp = part->mm_content_type ? mailmime_content_param_get(part->mm_content_type, "delsp") : NULL;
 		if (fmt != NULL && strcasecmp(fmt, "flowed") == 0) {
-			out->text = unflow(u.s, u.len, delsp != NULL && strcasecmp(delsp, "yes") == 0);
+			*res = unflow(u.s, u.len, delsp != NULL && strcasecmp(delsp, "yes") == 0);
 		} else {
-			out->text = u.s;
+			*res = u.s;
 			u.s = NULL;
 		}
 	}
-	if (out->text == NULL || !text_utf8_valid(out->text, strlen(out->text))) {
-		free(out->text);
-		out->text = NULL;
+	if (*res == NULL || !text_utf8_valid(*res, strlen(*res))) {
+		free(*res);
+		*res = NULL;
 		goto cleanup;
 	}
 	ret = 0;
@@ -768,6 +1222,60 @@ cleanup:
 		mmap_string_unref(dec);
 	free(u.s);
 	return ret;
+}
+
+/* render - the texts of the parts in l, empty ones left out, joined by a
+ * blank line, in *res (NULL when l is empty). The HTML of all of them
+ * counts against INMAIL_HTML_MAX together. 0 or part_text's error. */
+static int render(const struct textparts *l, char **res)
+{
+	strbuf b = { 0 };
+	size_t i, html = 0;
+	char *t;
+	int r;
+
+	*res = NULL;
+	if (l->n == 0)
+		return 0;
+	strbuf_add(&b, "", 0);
+	for (i = 0; i < l->n; i++) {
+		if ((r = part_text(l->p[i].m, l->p[i].kind, &html, &t)) < 0) {
+			free(b.s);
+			return r;
+		}
+		if (t[0] != '\0' && b.len > 0)
+			strbuf_add(&b, b.s[b.len - 1] == '\n' ? "\n" : "\n\n", b.s[b.len - 1] == '\n' ? 1 : 2);
+		strbuf_add(&b, t, strlen(t));
+		free(t);
+	}
+	*res = b.s;
+	return 0;
+}
+
+/* take_text - out->text from root's parts, and out->alt_text when a
+ * multipart/alternative gave a choice between text/plain and text/html.
+ * On an error neither is set and *why says what went wrong. */
+static int take_text(inmail *out, struct mailmime *root, const char **why)
+{
+	struct textparts *l = xcalloc(1, sizeof(*l));
+	bool choice = false;
+	int r;
+
+	gather(root, false, l, &choice);
+	r = render(l, &out->text);
+	if (r == 0 && choice) {
+		l->n = 0;
+		gather(root, true, l, &choice);
+		r = render(l, &out->alt_text);
+	}
+	free(l);
+	if (r == 0)
+		return 0;
+	free(out->text);
+	out->text = NULL;
+	*why = r == TEXT_HTML_OVER ? "HTML text over INMAIL_HTML_MAX, not read" :
+				     "text part charset unknown or broken";
+	return -1;
 }
 
 /* --- delivery reports and bounces ------------------------------------ */
@@ -1392,9 +1900,10 @@ static void read_report(inmail *out, struct mailmime *root)
 int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t errlen)
 {
 	struct mailimf_fields *fields = NULL;
-	struct mailmime *mime = NULL, *part;
+	struct mailmime *mime = NULL;
 	size_t hlen, idx = 0, parts = 0;
-	enum kind kind;
+	enum inmail_error e;
+	const char *why;
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -1428,11 +1937,16 @@ int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t err
 		ret = fail(out, INMAIL_TOO_BIG, err, errlen, "message over size limit");
 		goto cleanup;
 	}
-	switch (prescan(raw, len)) {
+	/* Nothing recursive in libetpan runs on the body before these two
+	 * have bounded it. */
+	e = prescan(raw, len);
+	if (e == INMAIL_OK)
+		e = shape_message(raw, len);
+	switch (e) {
 	case INMAIL_OK:
 		break;
 	case INMAIL_TOO_COMPLEX:
-		ret = fail(out, INMAIL_TOO_COMPLEX, err, errlen, "too many MIME parts");
+		ret = fail(out, INMAIL_TOO_COMPLEX, err, errlen, "too many MIME parts or too deep");
 		goto cleanup;
 	default:
 		ret = fail(out, INMAIL_UNPARSABLE, err, errlen, "comments nested too deeply");
@@ -1450,9 +1964,8 @@ int inmail_parse(const char *raw, size_t len, inmail *out, char *err, size_t err
 	}
 	if (out->multipart_report || out->is_bounce)
 		read_report(out, mime);
-	part = find_text(mime, &kind);
-	if (part != NULL && extract_text(out, part, kind) < 0) {
-		ret = fail(out, INMAIL_UNDECODABLE, err, errlen, "text part charset unknown or broken");
+	if (take_text(out, mime, &why) < 0) {
+		ret = fail(out, INMAIL_UNDECODABLE, err, errlen, why);
 		goto cleanup;
 	}
 	out->error = INMAIL_OK;
@@ -1496,5 +2009,6 @@ void inmail_clear(inmail *m)
 	for (i = 0; i < m->n_orig_msgids && i < INMAIL_ORIG_IDS_MAX; i++)
 		free(m->orig_msgids[i]);
 	free(m->text);
+	free(m->alt_text);
 	memset(m, 0, sizeof(*m));
 }

@@ -3,8 +3,9 @@
  *
  * Whatever the bytes: no crash, leak or sanitizer report; the error code
  * is one of the enum and the return value agrees with it; on INMAIL_OK the
- * text (if any) and the subject are valid UTF-8 without NUL; from_addr is
- * set exactly when from_count == 1; list counts stay within their limits;
+ * text and alt_text (if any) and the subject are valid UTF-8 without NUL,
+ * alt_text only with a text, neither on an error; from_addr is set exactly
+ * when from_count == 1; list counts stay within their limits;
  * inmail_clear leaves the struct zeroed and reusable (the input is parsed
  * a second time into the same struct and must give the same result).
  */
@@ -38,8 +39,10 @@ static void check(const inmail *m, int r)
 		CHECK(text_utf8_valid(m->subject, strlen(m->subject)));
 	if (m->error == INMAIL_OK && m->text != NULL)
 		CHECK(text_utf8_valid(m->text, strlen(m->text)));
+	if (m->error == INMAIL_OK && m->alt_text != NULL)
+		CHECK(m->text != NULL && text_utf8_valid(m->alt_text, strlen(m->alt_text)));
 	if (m->error != INMAIL_OK)
-		CHECK(m->text == NULL);
+		CHECK(m->text == NULL && m->alt_text == NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -221,9 +221,13 @@ bash "$STACK" up "$BASE" > "$SCRATCH/stack2.log" 2>&1 || fail "stack restart: $(
 route imap
 run "$CONSENTD" -c "$CONF" -f --once
 expect_rc 0 "next pass after the restart"
-expect_eq "$(sqlite3 "$DB" "SELECT count(DISTINCT msg_id) FROM inbox WHERE dup_of IS NULL")" "$N" "every message recorded"
-expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM inbox WHERE dup_of IS NULL")" "$N" "none recorded twice (duplicates only as such)"
+# (Only these messages: a retry Postfix deferred during the fixtures may
+# still arrive meanwhile.)
+MID="msg_id GLOB 'mid*@example.com'"
+expect_eq "$(sqlite3 "$DB" "SELECT count(DISTINCT msg_id) FROM inbox WHERE $MID AND dup_of IS NULL")" "$N" "every message recorded"
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM inbox WHERE $MID AND dup_of IS NULL")" "$N" "none recorded twice (duplicates only as such)"
 expect_eq "$(count consent@example.test)" "0" "INBOX empty"
-expect_eq "$(( $(count consent@example.test consent.processed) - before ))" "$N" "all in consent/processed"
+moved=$(( $(count consent@example.test consent.processed) - before ))
+expect_eq "$(( moved >= N ))" "1" "all $N in consent/processed (moved: $moved)"
 expect_match "$first" "^[0-9]+$" "recorded before the kill: $first (of $N)"
 finish

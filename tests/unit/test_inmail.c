@@ -4,7 +4,9 @@
  * the text part, HTML to text without quotes, format=flowed, undecodable
  * parts, DSNs, bounces and MDNs (realistic Postfix, Exchange, qmail and
  * Exim ones, a delay notice, a reply that only looks like one), malformed
- * delivery-status parts, and every limit exactly at and one past its bound.
+ * delivery-status parts, and every limit exactly at and one past its bound;
+ * nesting in every spelling libetpan accepts refused before libetpan
+ * recurses; the text of every part and the HTML alternative (alt_text).
  *
  * The table cases compare every field: a member not named in a case must
  * come back NULL (or 0). Lists are written joined with ",".
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "consentd/inmail.h"
 #include "consentd/text.h"
@@ -36,7 +39,7 @@ struct want {
 	const char *report_type;
 	bool is_bounce, is_mdn;
 	const char *dsn_rcpts, *dsn_status, *orig_msgids;
-	const char *text;
+	const char *text, *alt_text;
 };
 
 #define HDR "From: Anna <anna@example.org>\n"
@@ -141,7 +144,7 @@ static const struct want cases[] = {
 	  .raw = HDR "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b1\"\n\n"
 		 "--b1\nContent-Type: text/html; charset=utf-8\n\n<p>HTML</p>\n"
 		 "--b1\nContent-Type: text/plain; charset=utf-8\n\nPlain\n--b1--\n",
-	  .from_count = 1, .from_addr = "anna@example.org", .text = "Plain" },
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Plain", .alt_text = "HTML" },
 	{ .name = "mixed with attachment first",
 	  .raw = HDR "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b2\n\n"
 		 "--b2\nContent-Type: text/plain\nContent-Disposition: attachment; filename=a.txt\n\nATT\n"
@@ -267,6 +270,7 @@ static void test_table(void **state)
 		join(m.orig_msgids, m.n_orig_msgids, buf, sizeof(buf));
 		check_str("orig_msgids", w->name, m.n_orig_msgids ? buf : NULL, w->orig_msgids);
 		check_str("text", w->name, m.text, w->text);
+		check_str("alt_text", w->name, m.alt_text, w->alt_text);
 		inmail_clear(&m);
 		inmail_clear(&m);  /* twice: must be harmless */
 	}
@@ -404,7 +408,8 @@ static void test_parts_depth_limits(void **state)
 	(void)state;
 	s = parts_message(INMAIL_PARTS_MAX);
 	assert_int_equal(inmail_parse(s, strlen(s), &m, NULL, 0), 0);
-	assert_string_equal(m.text, "part");
+	assert_int_equal(strlen(m.text), (INMAIL_PARTS_MAX - 1) * 6 - 2);  /* "part" each, blank line between */
+	assert_memory_equal(m.text, "part\n\npart", 10);
 	inmail_clear(&m);
 	free(s);
 	s = parts_message(INMAIL_PARTS_MAX + 1);
@@ -454,6 +459,343 @@ static void test_deep_comments(void **state)
 	strbuf_adds(&b, "\n\nx\n--Q--\n");
 	assert_int_equal(parse_err(b.s, b.len), INMAIL_UNPARSABLE);
 	free(b.s);
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* inmail_parse's error for raw, which must take less than secs. */
+static enum inmail_error timed_err(const char *raw, size_t len, double secs)
+{
+	double t0 = now();
+	enum inmail_error e = parse_err(raw, len);
+	double t = now() - t0;
+
+	if (t >= secs)
+		fail_msg("parse took %.3f s, limit %.3f s", t, secs);
+	return e;
+}
+
+/* add_level - template t with every '#' replaced by the number i. */
+static void add_level(strbuf *b, const char *t, size_t i)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%zu", i);
+	for (; *t != '\0'; t++)
+		strbuf_add(b, *t == '#' ? num : t, *t == '#' ? strlen(num) : 1);
+}
+
+/* n levels, each the header line(s) of level and what follows it up to
+ * the next level's header, the innermost holding "deep" as text/plain,
+ * then close (if any) for each level, innermost first; '#' in level and
+ * close stands for the level's number. */
+static char *nest(size_t n, const char *level, const char *close)
+{
+	strbuf b = { 0 };
+	size_t i;
+
+	strbuf_adds(&b, "From: a@example.org\n");
+	for (i = 0; i < n; i++)
+		add_level(&b, level, i);
+	strbuf_adds(&b, "Content-Type: text/plain\n\ndeep\n");
+	for (i = n; close != NULL && i-- > 0;)
+		add_level(&b, close, i);
+	return b.s;
+}
+
+/* Nesting is refused before libetpan parses it (which recurses per level,
+ * overflowing the stack at 30,000 levels and taking seconds at 5,000),
+ * whatever spelling of Content-Type libetpan accepts: blanks before the
+ * colon, any case, folded, CRLF, RFC 2047 words in the value, a part
+ * header starting on its boundary's line, after other fields, embedded
+ * messages and digests (whose parts are messages without a Content-Type).
+ * Exactly INMAIL_DEPTH_MAX levels still parse. */
+static void test_nesting_any_spelling(void **state)
+{
+	static const struct {
+		const char *level, *close;
+		size_t per_level;  /* count_tree levels one level adds */
+		bool text;         /* the innermost text is read (not inside a message) */
+	} sp[] = {
+		{ "Content-Type : multipart/mixed; boundary=bK\n\n--bK", NULL, 1, true },
+		{ "content-TYPE\t: multipart/mixed; boundary=B#x\n\n--B#x\n", "--B#x--\n", 1, true },
+		{ "Content-Type\n :\n multipart/mixed;\n\tboundary=\"B#x\"\n\n--B#x\n", "--B#x--\n", 1, true },
+		{ "CONTENT-TYPE :\tmultipart/mixed;boundary=B#x\r\n\r\n--B#x\r\n", "--B#x--\r\n", 1, true },
+		{ "Content-Type: =?us-ascii?q?multipart/mixed;_boundary=3DB#x?=\n\n--B#x\n", "--B#x--\n", 1, true },
+		{ "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B#x\nX-Level: #\n\n"
+		  "preamble\n--B#x\n", "--B#x--\nepilogue\n", 1, true },
+		{ "Content-Type: message/rfc822\nX-Level: #\n\n", NULL, 1, false },
+		{ "Content-Type: multipart/digest; boundary=D#x\n\n--D#x\nX-Part: #\n\n", "--D#x--\n", 2, false },
+	};
+	size_t i, n;
+	char *s;
+	inmail m;
+
+	(void)state;
+	for (i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
+		n = INMAIL_DEPTH_MAX / sp[i].per_level;
+		s = nest(n, sp[i].level, sp[i].close);
+		if (inmail_parse(s, strlen(s), &m, NULL, 0) != 0)
+			fail_msg("%s: %zu levels refused (error %d)", sp[i].level, n, m.error);
+		check_str("text", sp[i].level, m.text, sp[i].text ? "deep" : NULL);
+		inmail_clear(&m);
+		free(s);
+		s = nest(n + 1, sp[i].level, sp[i].close);
+		if (parse_err(s, strlen(s)) != INMAIL_TOO_COMPLEX)
+			fail_msg("%s: %zu levels not refused", sp[i].level, n + 1);
+		free(s);
+		s = nest(400, sp[i].level, sp[i].close);  /* fewer Content-Types than prescan counts */
+		if (timed_err(s, strlen(s), 0.1) != INMAIL_TOO_COMPLEX)
+			fail_msg("%s: 400 levels not refused", sp[i].level);
+		free(s);
+		s = nest(30000, sp[i].level, sp[i].close);
+		if (timed_err(s, strlen(s), 0.1) != INMAIL_TOO_COMPLEX)
+			fail_msg("%s: 30000 levels not refused", sp[i].level);
+		free(s);
+	}
+}
+
+/* Many composite parts side by side are no nesting: 66 alternatives in a
+ * mixed are 199 parts at depth 2 and parse; the text is every plain one,
+ * alt_text every HTML one. */
+static void test_wide_not_deep(void **state)
+{
+	strbuf b = { 0 };
+	char line[200];
+	size_t i;
+	inmail m;
+
+	(void)state;
+	strbuf_adds(&b, "From: a@example.org\nContent-Type : multipart/mixed; boundary=M\n\n");
+	for (i = 0; i < 66; i++) {
+		snprintf(line, sizeof(line), "--M\nContent-Type: multipart/alternative; boundary=A%zu\n\n"
+			 "--A%zu\nContent-Type: text/plain\n\np%zu\n--A%zu\nContent-Type: text/html\n\n"
+			 "<b>h%zu</b>\n--A%zu--\n", i, i, i, i, i, i);
+		strbuf_adds(&b, line);
+	}
+	strbuf_adds(&b, "--M--\n");
+	assert_int_equal(inmail_parse(b.s, b.len, &m, NULL, 0), 0);
+	assert_memory_equal(m.text, "p0\n\np1\n\np2", 10);
+	assert_non_null(strstr(m.text, "\n\np65"));
+	assert_non_null(m.alt_text);
+	assert_memory_equal(m.alt_text, "h0\n\nh1\n\nh2", 10);
+	inmail_clear(&m);
+	free(b.s);
+}
+
+/* libetpan decodes RFC 2047 words in a Content-Type value before parsing
+ * its comments: nesting hidden in one is refused, not parsed. */
+static void test_encoded_comments(void **state)
+{
+	strbuf b = { 0 };
+	size_t i;
+
+	(void)state;
+	strbuf_adds(&b, "From: a@example.org\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\n"
+		    "Content-Type: =?us-ascii?b?dGV4dC9wbGFpbjsgeD0g");  /* "text/plain; x= " */
+	for (i = 0; i < 100; i++)
+		strbuf_adds(&b, "KCgo");  /* "(((" */
+	strbuf_adds(&b, "?=\n\nx\n--Q--\n");
+	assert_int_equal(parse_err(b.s, b.len), INMAIL_UNPARSABLE);
+	free(b.s);
+	b = (strbuf){ 0 };
+	strbuf_adds(&b, "From: a@example.org\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\n"
+		    "Content-Type: =?us-ascii?q?text/plain;_x=3D");
+	for (i = 0; i < 300; i++)
+		strbuf_adds(&b, "=28");
+	strbuf_adds(&b, "?=\n\nx\n--Q--\n");
+	assert_int_equal(parse_err(b.s, b.len), INMAIL_UNPARSABLE);
+	free(b.s);
+	b = (strbuf){ 0 };  /* a shallow one is fine */
+	strbuf_adds(&b, "From: a@example.org\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\n"
+		    "Content-Type: =?us-ascii?q?text/plain;_x=3D=28=28y=29=29?=\n\nx\n--Q--\n");
+	assert_int_equal(parse_err(b.s, b.len), INMAIL_OK);
+	free(b.s);
+}
+
+/* --- HTML limit -------------------------------------------------------- */
+
+/* A message with one text/html body of n bytes of unit repeated (cut to
+ * n), after prefix. */
+static char *html_message(const char *prefix, const char *unit, size_t n, size_t *len)
+{
+	strbuf b = { 0 };
+	size_t k = strlen(unit);
+
+	strbuf_adds(&b, "From: a@example.org\n");
+	strbuf_adds(&b, prefix);
+	while (n > 0) {
+		strbuf_add(&b, unit, n < k ? n : k);
+		n -= n < k ? n : k;
+	}
+	*len = b.len;
+	return b.s;
+}
+
+static void test_html_limit(void **state)
+{
+	size_t len, n;
+	char *s, err[128];
+	inmail m;
+
+	(void)state;
+	/* 10 MB of "<p>x" cost libxml2 seconds and most of a gigabyte */
+	s = html_message("Content-Type: text/html\n\n", "<p>x", 2600000 * 4, &len);
+	assert_true(len <= INMAIL_SIZE_MAX);
+	{
+		double t0 = now();
+		assert_int_equal(inmail_parse(s, len, &m, err, sizeof(err)), -1);
+		if (now() - t0 >= 0.2)
+			fail_msg("10 MB of HTML refused after %.3f s", now() - t0);
+	}
+	assert_int_equal(m.error, INMAIL_UNDECODABLE);
+	assert_non_null(strstr(err, "HTML"));
+	assert_null(m.text);
+	assert_null(m.alt_text);
+	assert_string_equal(m.from_addr, "a@example.org");  /* the header is still read */
+	inmail_clear(&m);
+	free(s);
+	/* exactly at the limit, and one byte past it */
+	for (n = INMAIL_HTML_MAX; n <= INMAIL_HTML_MAX + 1; n++) {
+		s = html_message("Content-Type: text/html\n\n<p>Ja</p>", "x", n - 9, &len);
+		assert_int_equal(parse_err(s, len), n == INMAIL_HTML_MAX ? INMAIL_OK : INMAIL_UNDECODABLE);
+		free(s);
+	}
+	/* the HTML alternative beside a short "Ja" counts too: never a grant unread */
+	s = html_message("Content-Type: multipart/alternative; boundary=A\n\n--A\n"
+			 "Content-Type: text/plain\n\nJa\n--A\nContent-Type: text/html\n\n",
+			 "<p>x", INMAIL_HTML_MAX + 4, &len);
+	assert_int_equal(inmail_parse(s, len, &m, NULL, 0), -1);
+	assert_int_equal(m.error, INMAIL_UNDECODABLE);
+	assert_null(m.text);
+	assert_null(m.alt_text);
+	inmail_clear(&m);
+	free(s);
+	/* two HTML parts under the limit each count together */
+	s = html_message("Content-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/html\n\n",
+			 "<p>x", INMAIL_HTML_MAX / 2 + 4, &len);
+	{
+		strbuf b = { s, len, len + 1, 0, false };
+		size_t k;
+		strbuf_adds(&b, "\n--M\nContent-Type: text/html\n\n");
+		for (k = 0; k < INMAIL_HTML_MAX / 2 + 4; k += 4)
+			strbuf_adds(&b, "<p>y");
+		strbuf_adds(&b, "\n--M--\n");
+		assert_int_equal(parse_err(b.s, b.len), INMAIL_UNDECODABLE);
+		free(b.s);
+	}
+}
+
+/* --- the text of every part ------------------------------------------- */
+
+static const struct want text_cases[] = {
+	{ .name = "apple mail: text, inline image, text",
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=\"Apple-Mail=_1\"\n\n"
+		 "--Apple-Mail=_1\nContent-Transfer-Encoding: 7bit\nContent-Type: text/plain;\n\tcharset=us-ascii\n\n"
+		 "Ja.\n\n"
+		 "--Apple-Mail=_1\nContent-Disposition: inline;\n\tfilename=Screenshot.png\n"
+		 "Content-Type: image/png;\n\tx-unix-mode=0644;\n\tname=\"Screenshot.png\"\n"
+		 "Content-Transfer-Encoding: base64\n\niVBORw0KGgo=\n"
+		 "--Apple-Mail=_1\nContent-Transfer-Encoding: quoted-printable\nContent-Type: text/plain;\n"
+		 "\tcharset=utf-8\n\nAber nur wenn das hier im Screenshot nicht passiert. Sonst nein=2E\n"
+		 "--Apple-Mail=_1--\n",
+	  .from_count = 1, .from_addr = "anna@example.org",
+	  .text = "Ja.\n\nAber nur wenn das hier im Screenshot nicht passiert. Sonst nein." },
+	{ .name = "attachments are not text: disposition, filename, name, RFC 2231 forms",
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=M\n\n"
+		 "--M\nContent-Type: text/plain\nContent-Disposition: attachment\n\nA1\n"
+		 "--M\nContent-Type: text/plain\nContent-Disposition: inline; filename=a.txt\n\nA2\n"
+		 "--M\nContent-Type: text/plain; name=\"a.txt\"\n\nA3\n"
+		 "--M\nContent-Type: text/plain\nContent-Disposition: inline; filename*=utf-8''%C3%A4.txt\n\nA4\n"
+		 "--M\nContent-Type: text/plain; name*0=a; name*1=.txt\n\nA5\n"
+		 "--M\nContent-Type: text/html\nContent-Disposition: attachment; filename=a.html\n\n<p>A6</p>\n"
+		 "--M\nContent-Type: text/plain\nContent-Disposition: inline\n\nNein\n--M--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Nein" },
+	{ .name = "a later part undecodable",
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/plain\n\nJa\n"
+		 "--M\nContent-Type: text/plain; charset=utf-8\n\nnein \xff\n--M--\n",
+	  .error = INMAIL_UNDECODABLE, .from_count = 1, .from_addr = "anna@example.org" },
+	{ .name = "embedded message is not the person's text",
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/plain\n\nJa\n"
+		 "--M\nContent-Type: message/rfc822\n\nFrom: b@example.org\n\nNein\n--M--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja" },
+	{ .name = "html part beside plain in mixed is read",
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/plain\n\nJa\n"
+		 "--M\nContent-Type: text/html\n\n<p>Nein</p>\n--M--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja\n\nNein" },
+	{ .name = "alternative: ja in plain, nein in html",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\nJa\n"
+		 "--A\nContent-Type: text/html\n\n<html><body><p>Nein</p><blockquote>Ja?</blockquote></body></html>\n"
+		 "--A--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja", .alt_text = "Nein" },
+	{ .name = "alternative inside mixed, with a footer part",
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=M\n\n--M\n"
+		 "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\nJa\n"
+		 "--A\nContent-Type: text/html\n\n<p>Nein</p>\n--A--\n"
+		 "--M\nContent-Type: text/plain\n\n-- \nListe\n--M--\n",
+	  .from_count = 1, .from_addr = "anna@example.org",
+	  .text = "Ja\n\n-- \nListe", .alt_text = "Nein\n\n-- \nListe" },
+	{ .name = "apple mail rich: the html alternative in three parts",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\n"
+		 "Ja.\n\nAber sonst nein.\n--A\nContent-Type: multipart/mixed; boundary=M\n\n"
+		 "--M\nContent-Type: text/html\n\n<html><body>Ja.</body></html>\n"
+		 "--M\nContent-Type: image/png; name=s.png\nContent-Disposition: inline; filename=s.png\n\nx\n"
+		 "--M\nContent-Type: text/html\n\n<html><body>Aber sonst nein.</body></html>\n--M--\n--A--\n",
+	  .from_count = 1, .from_addr = "anna@example.org",
+	  .text = "Ja.\n\nAber sonst nein.", .alt_text = "Ja.\n\nAber sonst nein." },
+	{ .name = "alternative: the last html alternative is what a client shows",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\nJa\n"
+		 "--A\nContent-Type: text/html\n\n<p>Ja</p>\n"
+		 "--A\nContent-Type: multipart/related; boundary=R\n\n--R\nContent-Type: text/html\n\n<p>Nein</p>\n"
+		 "--R\nContent-Type: image/png\n\nx\n--R--\n--A--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja", .alt_text = "Nein" },
+	{ .name = "alternative without html: no alt_text",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\nJa\n"
+		 "--A\nContent-Type: text/enriched\n\n<bold>Ja</bold>\n--A--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja" },
+	{ .name = "alternative without plain: html is the text, no alt_text",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/enriched\n\nx\n"
+		 "--A\nContent-Type: text/html\n\n<p>Ja</p>\n--A--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja" },
+	{ .name = "alternative html undecodable",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\nJa\n"
+		 "--A\nContent-Type: text/html; charset=x-no-such-charset\n\n<p>N\xe4in</p>\n--A--\n",
+	  .error = INMAIL_UNDECODABLE, .from_count = 1, .from_addr = "anna@example.org" },
+	{ .name = "html: <pre> keeps its line breaks (a signature separator stays one)",
+	  .raw = HDR "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\n"
+		 "Ja\n-- \nAnna\n--A\nContent-Type: text/html\n\n<p>Ja</p>\n"
+		 "<pre class=\"moz-signature\" cols=\"72\">-- \nAnna</pre>\n--A--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja\n-- \nAnna", .alt_text = "Ja\n-- \nAnna" },
+	{ .name = "empty parts leave no blank lines",
+	  .raw = HDR "Content-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/plain\n\n\n"
+		 "--M\nContent-Type: text/plain\n\nJa\n--M\nContent-Type: text/html\n\n<p></p>\n"
+		 "--M\nContent-Type: text/plain; format=flowed\n\nund \nnein\n--M--\n",
+	  .from_count = 1, .from_addr = "anna@example.org", .text = "Ja\n\nund nein" },
+};
+
+static void test_text_parts(void **state)
+{
+	size_t i;
+	inmail m;
+	char err[128];
+
+	(void)state;
+	for (i = 0; i < sizeof(text_cases) / sizeof(text_cases[0]); i++) {
+		const struct want *w = &text_cases[i];
+		int r = inmail_parse(w->raw, strlen(w->raw), &m, err, sizeof(err));
+		if (m.error != w->error)
+			fail_msg("%s: error got %d (%s), want %d", w->name, m.error, err, w->error);
+		assert_int_equal(r, w->error == INMAIL_OK ? 0 : -1);
+		check_str("text", w->name, m.text, w->text);
+		check_str("alt_text", w->name, m.alt_text, w->alt_text);
+		inmail_clear(&m);
+	}
 }
 
 static void test_ids_kept_up_to_max(void **state)
@@ -1247,6 +1589,11 @@ int main(void)
 		cmocka_unit_test(test_header_limit),
 		cmocka_unit_test(test_parts_depth_limits),
 		cmocka_unit_test(test_deep_comments),
+		cmocka_unit_test(test_nesting_any_spelling),
+		cmocka_unit_test(test_wide_not_deep),
+		cmocka_unit_test(test_encoded_comments),
+		cmocka_unit_test(test_html_limit),
+		cmocka_unit_test(test_text_parts),
 		cmocka_unit_test(test_ids_kept_up_to_max),
 		cmocka_unit_test(test_bounces),
 		cmocka_unit_test(test_returned_headers),
