@@ -1,27 +1,76 @@
 /*
  * intent.c - what a person's own words say about a consent request.
  *
- * Implements intent.h. The text is validated as UTF-8, normalised into a
- * bounded array of words (ASCII lowercase, ä/ö/ü -> ae/oe/ue, ß -> ss,
- * apostrophes inside words dropped: "don't" = "don’t" = "dont") and then
- * matched against one table of word sequences. Every other character
+ * Implements intent.h. The text is validated as UTF-8, invisible format
+ * characters are dropped (U+00AD, U+200B..U+200F, U+2060..U+2064, U+FEFF,
+ * ...: "ni<ZWSP>cht" is "nicht"), and the rest is normalised into words
+ * (ASCII lowercase, ä/ö/ü -> ae/oe/ue, ß -> ss, apostrophes inside words
+ * dropped: "don't" = "don’t" = "dont"). The words are matched against one
+ * table of word sequences, longest match first. Every other character
  * separates words, so "ja" never matches inside "Januar" and "no" never
  * inside "nothing"; a hyphen separates too ("Nein-Sager" reads as "nein
  * sager", a refusal, which is never a grant).
  *
  * Promises:
  *  - INTENT_YES only when exactly one kind of answer (yes) is present, no
- *    negation stands anywhere in the text, and there is no question mark,
- *    condition, doubt word, or more than INTENT_WORDS_MAX counted words.
- *    When in doubt the answer is INTENT_UNCLEAR.
- *  - A yes-phrase with a negation among the 3 words before it is a no.
- *    A negated no or a negated withdrawal (negation within 3 words before
- *    or after it) is unclear.
- *  - Greetings, thanks and courtesy words ("hallo", "danke", "bitte",
- *    "viele Grüße", "sure", ...) and 32-hex-digit tokens neither count as
- *    words nor decide anything.
- *  - No allocation: the words live in a fixed array on the stack; the
- *    input is read at most once per pass, with bounded cursors.
+ *    negation stands anywhere in the text, there is no question mark,
+ *    condition or doubt word, at most INTENT_WORDS_MAX counted words, AND
+ *    EVERY WORD IS KNOWN: part of a table entry (yes phrase, greeting,
+ *    sign-off, a neutral word such as "ich", "meine", "Daten", "the"), a
+ *    32-hex-digit token, or a name in one of three places (see "names").
+ *    One unknown word makes a would-be yes unclear ("unknown word 'xyz'"):
+ *    a refusal the table does not know ("Ja, ich verweigere ...") must not
+ *    slip through as a grant. When in doubt the answer is INTENT_UNCLEAR.
+ *  - Unknown words never block a no or a withdrawal (that is the safe
+ *    direction), and neither does length: a withdrawal letter of any
+ *    length (up to INTENT_TEXT_MAX bytes) with withdrawal words and no yes,
+ *    no, condition, doubt, question or negated withdrawal is a withdrawal.
+ *    Long texts are read in overlapping chunks of WORDS_CAP words, with
+ *    MARGIN words of context on either side of the part each chunk judges,
+ *    so every rule sees the same neighbourhood as in a short text.
+ *  - A yes-phrase with a negation among the 3 words before it is a no
+ *    ("keineswegs einverstanden"). A negated no or a negated withdrawal
+ *    (negation within 3 words before or after it, or inside a separable
+ *    verb: "ziehe sie nicht zurück") is unclear. "nichts"/"nothing"/"none"
+ *    negate nothing by themselves but still make a yes unclear ("I agree
+ *    to nothing").
+ *  - Withdrawal: the withdrawal words, German separable verbs with their
+ *    particle later in the same clause ("ziehe ... zurück", "nehme ...
+ *    zurück", "melde ... ab", "trage ... aus", "höre ... auf"; likewise the
+ *    refusal "lehne ... ab" and the yes "stimme ... zu", "willige ... ein",
+ *    a no when negated inside: "stimme der Verknüpfung nicht zu"),
+ *    "nicht mehr"/"no longer" (which also turns a following yes-phrase
+ *    into a withdrawal: "Ich bin nicht mehr einverstanden"), and a refusal
+ *    or negated yes followed by "anymore" in the same clause ("I don't
+ *    agree anymore"). A bare negation with "anymore" ("I don't want this
+ *    anymore") stays unclear: "I don't have questions anymore" is no
+ *    withdrawal.
+ *  - Names: a yes may carry names the table cannot know, but only where
+ *    names stand, and only a few (the answer must not change when ASCII
+ *    letters change case - the fuzz target checks it -, so capitalisation
+ *    cannot tell a name from a word):
+ *      after a salutation, up to its clause end ("Liebe Frau Weber, ja"):
+ *        up to HELLO_NAMES words;
+ *      after the first sign-off that follows every deciding word: after a
+ *        closing ("Viele Grüße", "Best regards", "i. A.") or a signature
+ *        delimiter ("-- " at the start of a line) up to CLOSE_NAMES words
+ *        plus numbers and signature words (Tel., GmbH, weekdays, months,
+ *        "Gesendet", "Uhr"): a signature block; after thanks or good
+ *        wishes only ("Ja, danke! Anna") up to THANKS_NAMES words; a
+ *        neutral word other than fillers and titles ("und", "der", "Dr.",
+ *        "Team") makes it a sentence, not a signature: "Grüße, Anna, bin
+ *        mir unschlüssig" is unclear;
+ *      the last line of the text, when it holds nothing but up to
+ *        LINE_NAMES unknown words ("Yes, I agree.\n\nJohn").
+ *    "PS" ends a signature: what follows it is text again. Everywhere
+ *    else an unknown word stops a yes.
+ *  - Greetings, thanks and courtesy words neither count as words nor
+ *    decide anything; neutral words count but decide nothing. German "ja"
+ *    after a counted word inside a clause is a modal particle ("Das ist ja
+ *    toll"), a neutral word.
+ *  - No allocation: the words of one chunk live in fixed arrays on the
+ *    stack (about 16 KiB); every byte is read at most a few times (UTF-8
+ *    check, question scan, and at most two chunks).
  *
  * Table patterns are lowercase ASCII words separated by single spaces; an
  * uppercase A, O or U stands for an umlaut and matches "ae"/"a", "oe"/"o",
@@ -36,176 +85,395 @@
 #include "consentd/intent.h"
 #include "consentd/text.h"
 
-#define WORD_CAP   40    /* bytes kept per normalised word (longer: odd) */
-#define WORDS_CAP  (4 * INTENT_WORDS_MAX)  /* all words, greetings included */
-#define NEG_WINDOW 3     /* words between a negation and what it negates */
-#define HEX_WORD   32    /* a token reference: neutral */
+#define WORD_CAP      40    /* bytes kept per normalised word (longer: odd) */
+#define WORDS_CAP     128   /* words per chunk */
+#define YES_WORDS_MAX (4 * INTENT_WORDS_MAX)  /* all words of a yes, greetings included */
+#define MARGIN        16    /* context words on either side of a chunk's core */
+#define NEG_WINDOW    3     /* words between a negation and what it negates */
+#define SEP_GAP       8     /* words between a separable verb and its particle */
+#define ANYMORE_GAP   8     /* words between a refusal and a trailing "anymore" */
+#define HEX_WORD      32    /* a token reference: neutral */
+#define HELLO_NAMES   3     /* unknown words after a salutation */
+#define THANKS_NAMES  3     /* unknown words after thanks at the end */
+#define CLOSE_NAMES   5     /* unknown words in a signature after a closing */
+#define LINE_NAMES    3     /* unknown words alone on the last line */
+#define UNKNOWN_SHOWN 24    /* bytes of an unknown word quoted in the reason */
+
+/* A chunk must leave room for a core between its two margins, and a yes
+ * (never chunked) must fit into one chunk. */
+_Static_assert(WORDS_CAP >= 6 * MARGIN, "chunk too small for its margins");
+_Static_assert(YES_WORDS_MAX <= WORDS_CAP, "a yes must fit into one chunk");
+_Static_assert(SEP_GAP + NEG_WINDOW < MARGIN && ANYMORE_GAP + NEG_WINDOW < MARGIN,
+               "context must fit into the margin");
 
 enum kind {
-	K_NEUTRAL,   /* greeting, thanks, courtesy */
+	K_NEUTRAL,   /* greeting, thanks, courtesy: not counted */
+	K_KNOWN,     /* neutral word (pronoun, article, subject matter): counted */
+	K_SIGWORD,   /* known only inside a signature block: Tel, GmbH, Montag */
 	K_YES,
 	K_NO,
 	K_WITHDRAW,
-	K_NEG,       /* negation: nicht, not, don't, ... */
-	K_COND,      /* condition: wenn, aber, if, but, ... */
+	K_CEASE,     /* "nicht mehr", "no longer": withdrawal, absorbs a yes */
+	K_ANYMORE,   /* "anymore": turns a refusal before it into a withdrawal */
+	K_NEG,       /* negation: nicht, not, don't, keineswegs, ... */
+	K_NOTHING,   /* nichts, nothing, none: blocks a yes, negates nothing */
+	K_COND,      /* condition: wenn, aber, if, but, wobei, ... */
 	K_DOUBT,     /* vielleicht, maybe, not sure, ... */
+	K_SEP,       /* head of a separable verb: "lehne" (... "ab") */
+	K_PS,        /* "PS": what follows is text again, not a signature */
 	K_OTHER      /* any other word (not in the table) */
+};
+
+enum role {
+	R_NONE,
+	R_HELLO,     /* salutation: names may follow up to the clause end */
+	R_THANKS,    /* thanks, good wishes: a weak sign-off */
+	R_CLOSE      /* closing formula: a signature block may follow */
 };
 
 struct phrase {
 	const char *pat;
-	enum kind kind;
+	unsigned char kind;
+	unsigned char role;       /* K_SEP: the kind it becomes (K_NO, K_WITHDRAW) */
+	const char *particle;     /* K_SEP: the particle that completes it */
 };
 
+#define P(p, k)       { p, k, R_NONE, NULL }
+#define HELLO(p)      { p, K_NEUTRAL, R_HELLO, NULL }
+#define THANKS(p)     { p, K_NEUTRAL, R_THANKS, NULL }
+#define CLOSE(p)      { p, K_NEUTRAL, R_CLOSE, NULL }
+#define SEP(p, part, k) { p, K_SEP, k, part }
+
 static const struct phrase phrases[] = {
-	/* greetings, thanks, courtesy */
-	{ "hallo", K_NEUTRAL }, { "hi", K_NEUTRAL }, { "hello", K_NEUTRAL },
-	{ "hey", K_NEUTRAL }, { "moin", K_NEUTRAL }, { "servus", K_NEUTRAL },
-	{ "guten tag", K_NEUTRAL }, { "guten morgen", K_NEUTRAL },
-	{ "guten abend", K_NEUTRAL }, { "good morning", K_NEUTRAL },
-	{ "good afternoon", K_NEUTRAL }, { "good evening", K_NEUTRAL },
-	{ "liebe", K_NEUTRAL }, { "lieber", K_NEUTRAL }, { "liebes", K_NEUTRAL },
-	{ "dear", K_NEUTRAL },
-	{ "sehr geehrte", K_NEUTRAL }, { "sehr geehrter", K_NEUTRAL },
-	{ "sehr geehrtes", K_NEUTRAL }, { "damen und herren", K_NEUTRAL },
-	{ "danke", K_NEUTRAL }, { "danke sehr", K_NEUTRAL },
-	{ "danke schOn", K_NEUTRAL }, { "dankeschOn", K_NEUTRAL },
-	{ "vielen dank", K_NEUTRAL }, { "vielen lieben dank", K_NEUTRAL },
-	{ "herzlichen dank", K_NEUTRAL }, { "besten dank", K_NEUTRAL },
-	{ "thanks", K_NEUTRAL }, { "thank you", K_NEUTRAL },
-	{ "thank you very much", K_NEUTRAL }, { "thanks a lot", K_NEUTRAL },
-	{ "many thanks", K_NEUTRAL }, { "thx", K_NEUTRAL },
-	{ "mfg", K_NEUTRAL }, { "lg", K_NEUTRAL }, { "vg", K_NEUTRAL },
-	{ "mit freundlichen grUssen", K_NEUTRAL },
-	{ "freundliche grUsse", K_NEUTRAL }, { "viele grUsse", K_NEUTRAL },
-	{ "liebe grUsse", K_NEUTRAL }, { "beste grUsse", K_NEUTRAL },
-	{ "herzliche grUsse", K_NEUTRAL }, { "schOne grUsse", K_NEUTRAL },
-	{ "grUsse", K_NEUTRAL }, { "grUss", K_NEUTRAL },
-	{ "best", K_NEUTRAL }, { "best regards", K_NEUTRAL },
-	{ "kind regards", K_NEUTRAL }, { "regards", K_NEUTRAL },
-	{ "cheers", K_NEUTRAL },
-	{ "bitte", K_NEUTRAL }, { "bitte schOn", K_NEUTRAL },
-	{ "please", K_NEUTRAL }, { "gerne", K_NEUTRAL }, { "gern", K_NEUTRAL },
-	{ "sehr gerne", K_NEUTRAL }, { "sure", K_NEUTRAL },
-	{ "kein problem", K_NEUTRAL }, { "no problem", K_NEUTRAL },
-	{ "no worries", K_NEUTRAL },
+	/* salutations */
+	HELLO("hallo"), HELLO("hi"), HELLO("hello"), HELLO("hey"),
+	HELLO("moin"), HELLO("servus"), HELLO("guten tag"),
+	HELLO("guten morgen"), HELLO("guten abend"), HELLO("good morning"),
+	HELLO("good afternoon"), HELLO("good evening"), HELLO("liebe"),
+	HELLO("lieber"), HELLO("liebes"), HELLO("dear"),
+	HELLO("sehr geehrte"), HELLO("sehr geehrter"), HELLO("sehr geehrtes"),
+	HELLO("grUss gott"),
+	P("damen und herren", K_NEUTRAL), P("ladies and gentlemen", K_NEUTRAL),
+
+	/* thanks */
+	THANKS("danke"), THANKS("danke sehr"), THANKS("danke schOn"),
+	THANKS("dankeschOn"), THANKS("vielen dank"),
+	THANKS("vielen lieben dank"), THANKS("herzlichen dank"),
+	THANKS("besten dank"), THANKS("thanks"), THANKS("thank you"),
+	THANKS("thank you very much"), THANKS("thanks a lot"),
+	THANKS("many thanks"), THANKS("thx"),
+	THANKS("schOnen tag"), THANKS("schOnen tag noch"),
+	THANKS("schOnes wochenende"), THANKS("have a nice day"),
+	THANKS("have a great day"),
+
+	/* closing formulas */
+	CLOSE("mfg"), CLOSE("lg"), CLOSE("vg"), CLOSE("bg"),
+	CLOSE("mit freundlichen grUssen"), CLOSE("mit freundlichem grUss"),
+	CLOSE("freundliche grUsse"), CLOSE("viele grUsse"),
+	CLOSE("viele liebe grUsse"), CLOSE("liebe grUsse"),
+	CLOSE("beste grUsse"), CLOSE("herzliche grUsse"),
+	CLOSE("schOne grUsse"), CLOSE("grUsse"), CLOSE("grUss"),
+	CLOSE("herzlichst"), CLOSE("tschUss"), CLOSE("ciao"), CLOSE("bye"),
+	CLOSE("best"), CLOSE("best regards"), CLOSE("kind regards"),
+	CLOSE("warm regards"), CLOSE("regards"), CLOSE("best wishes"),
+	CLOSE("cheers"), CLOSE("sincerely"), CLOSE("yours sincerely"),
+	CLOSE("yours truly"), CLOSE("yours"),
+	CLOSE("i a"), CLOSE("i v"), CLOSE("ppa"), CLOSE("im auftrag"),
+	CLOSE("in vertretung"), CLOSE("bis bald"), CLOSE("bis dann"),
+	P("ps", K_PS), P("p s", K_PS), P("pps", K_PS), P("nachtrag", K_PS),
+
+	/* courtesy */
+	P("bitte", K_NEUTRAL), P("bitte schOn", K_NEUTRAL),
+	P("please", K_NEUTRAL), P("gerne", K_NEUTRAL), P("gern", K_NEUTRAL),
+	P("sehr gerne", K_NEUTRAL), P("sure", K_NEUTRAL),
+	P("kein problem", K_NEUTRAL), P("no problem", K_NEUTRAL),
+	P("no worries", K_NEUTRAL),
+	P("von meinem iphone gesendet", K_NEUTRAL),
+	P("von meinem ipad gesendet", K_NEUTRAL),
+	P("gesendet von meinem iphone", K_NEUTRAL),
+	P("sent from my iphone", K_NEUTRAL), P("sent from my ipad", K_NEUTRAL),
+
+	/* neutral words, German: counted, never deciding */
+	P("ich", K_KNOWN), P("bin", K_KNOWN), P("hiermit", K_KNOWN),
+	P("damit", K_KNOWN), P("dabei", K_KNOWN), P("dazu", K_KNOWN),
+	P("dass", K_KNOWN), P("das", K_KNOWN), P("dies", K_KNOWN),
+	P("diese", K_KNOWN), P("diesem", K_KNOWN), P("diesen", K_KNOWN),
+	P("dieser", K_KNOWN), P("dieses", K_KNOWN),
+	P("die", K_KNOWN), P("der", K_KNOWN), P("den", K_KNOWN),
+	P("dem", K_KNOWN), P("des", K_KNOWN), P("es", K_KNOWN),
+	P("mein", K_KNOWN), P("meine", K_KNOWN), P("meiner", K_KNOWN),
+	P("meinen", K_KNOWN), P("meinem", K_KNOWN), P("meines", K_KNOWN),
+	P("ihr", K_KNOWN), P("ihre", K_KNOWN), P("ihrer", K_KNOWN),
+	P("ihren", K_KNOWN), P("ihrem", K_KNOWN), P("ihres", K_KNOWN),
+	P("ihnen", K_KNOWN), P("sie", K_KNOWN), P("wir", K_KNOWN),
+	P("uns", K_KNOWN), P("mir", K_KNOWN), P("mich", K_KNOWN),
+	P("zu", K_KNOWN), P("zur", K_KNOWN), P("zum", K_KNOWN),
+	P("und", K_KNOWN), P("im", K_KNOWN), P("in", K_KNOWN),
+	P("mit", K_KNOWN), P("fUr", K_KNOWN), P("von", K_KNOWN),
+	P("vom", K_KNOWN), P("auch", K_KNOWN), P("hier", K_KNOWN),
+	P("so", K_KNOWN), P("sehr", K_KNOWN), P("voll", K_KNOWN),
+	P("ganz", K_KNOWN), P("absolut", K_KNOWN), P("natUrlich", K_KNOWN),
+	P("selbstverstAndlich", K_KNOWN), P("klar", K_KNOWN),
+	P("sicher", K_KNOWN), P("gut", K_KNOWN), P("alles", K_KNOWN),
+	P("passt", K_KNOWN), P("in ordnung", K_KNOWN),
+	P("doch", K_KNOWN), P("mOchte", K_KNOWN), P("will", K_KNOWN),
+	P("habe", K_KNOWN), P("hab", K_KNOWN), P("nachgedacht", K_KNOWN),
+	P("ist", K_KNOWN), P("sind", K_KNOWN),
+	P("werden", K_KNOWN), P("wird", K_KNOWN),
+	P("einwilligung", K_KNOWN), P("zustimmung", K_KNOWN),
+	P("einverstAndnis", K_KNOWN), P("verknUpfung", K_KNOWN),
+	P("verknUpft", K_KNOWN), P("verknUpfen", K_KNOWN),
+	P("daten", K_KNOWN), P("personenbezogenen", K_KNOWN),
+	P("personenbezogene", K_KNOWN), P("protokolldaten", K_KNOWN),
+	P("logdaten", K_KNOWN), P("konto", K_KNOWN),
+	P("kundenkonto", K_KNOWN), P("verarbeitung", K_KNOWN),
+	P("anfrage", K_KNOWN), P("nachricht", K_KNOWN), P("e mail", K_KNOWN),
+	P("frau", K_KNOWN), P("herr", K_KNOWN), P("herrn", K_KNOWN),
+	P("dr", K_KNOWN), P("prof", K_KNOWN), P("team", K_KNOWN),
+	P("zusammen", K_KNOWN), P("token", K_KNOWN), P("referenz", K_KNOWN),
+	P("ref", K_KNOWN), P("ab sofort", K_KNOWN), P("ab jetzt", K_KNOWN),
+
+	/* neutral words, English */
+	P("i", K_KNOWN), P("im", K_KNOWN), P("i m", K_KNOWN), P("am", K_KNOWN),
+	P("it", K_KNOWN), P("its", K_KNOWN), P("this", K_KNOWN),
+	P("that", K_KNOWN), P("thats", K_KNOWN), P("with", K_KNOWN),
+	P("to", K_KNOWN), P("of", K_KNOWN), P("the", K_KNOWN),
+	P("my", K_KNOWN), P("your", K_KNOWN), P("and", K_KNOWN),
+	P("a", K_KNOWN), P("an", K_KNOWN), P("for", K_KNOWN),
+	P("me", K_KNOWN), P("we", K_KNOWN), P("us", K_KNOWN),
+	P("you", K_KNOWN), P("is", K_KNOWN), P("fine", K_KNOWN),
+	P("all", K_KNOWN), P("good", K_KNOWN), P("great", K_KNOWN),
+	P("go ahead", K_KNOWN), P("absolutely", K_KNOWN),
+	P("totally", K_KNOWN), P("fully", K_KNOWN), P("completely", K_KNOWN),
+	P("definitely", K_KNOWN), P("certainly", K_KNOWN),
+	P("of course", K_KNOWN), P("happy", K_KNOWN), P("glad", K_KNOWN),
+	P("hereby", K_KNOWN), P("do", K_KNOWN), P("consent", K_KNOWN),
+	P("data", K_KNOWN), P("personal", K_KNOWN), P("log", K_KNOWN),
+	P("logs", K_KNOWN), P("linking", K_KNOWN), P("linked", K_KNOWN),
+	P("link", K_KNOWN), P("being", K_KNOWN), P("be", K_KNOWN),
+	P("processing", K_KNOWN), P("account", K_KNOWN),
+	P("request", K_KNOWN), P("email", K_KNOWN), P("mail", K_KNOWN),
+	P("message", K_KNOWN), P("mr", K_KNOWN), P("mrs", K_KNOWN),
+	P("ms", K_KNOWN), P("everyone", K_KNOWN), P("there", K_KNOWN),
+	P("reference", K_KNOWN), P("from now on", K_KNOWN),
+
+	/* signature words: known only in a signature block */
+	P("tel", K_SIGWORD), P("telefon", K_SIGWORD), P("fon", K_SIGWORD),
+	P("phone", K_SIGWORD), P("mobil", K_SIGWORD), P("mobile", K_SIGWORD),
+	P("handy", K_SIGWORD), P("fax", K_SIGWORD), P("www", K_SIGWORD),
+	P("gmbh", K_SIGWORD), P("ag", K_SIGWORD), P("kg", K_SIGWORD),
+	P("ug", K_SIGWORD), P("ev", K_SIGWORD), P("e v", K_SIGWORD),
+	P("ltd", K_SIGWORD), P("inc", K_SIGWORD), P("llc", K_SIGWORD),
+	P("co", K_SIGWORD), P("gesendet", K_SIGWORD), P("sent", K_SIGWORD),
+	P("uhr", K_SIGWORD), P("um", K_SIGWORD), P("at", K_SIGWORD),
+	P("montag", K_SIGWORD), P("dienstag", K_SIGWORD),
+	P("mittwoch", K_SIGWORD), P("donnerstag", K_SIGWORD),
+	P("freitag", K_SIGWORD), P("samstag", K_SIGWORD),
+	P("sonntag", K_SIGWORD), P("monday", K_SIGWORD),
+	P("tuesday", K_SIGWORD), P("wednesday", K_SIGWORD),
+	P("thursday", K_SIGWORD), P("friday", K_SIGWORD),
+	P("saturday", K_SIGWORD), P("sunday", K_SIGWORD),
+	P("januar", K_SIGWORD), P("februar", K_SIGWORD), P("mArz", K_SIGWORD),
+	P("april", K_SIGWORD), P("mai", K_SIGWORD), P("juni", K_SIGWORD),
+	P("juli", K_SIGWORD), P("august", K_SIGWORD),
+	P("september", K_SIGWORD), P("oktober", K_SIGWORD),
+	P("november", K_SIGWORD), P("dezember", K_SIGWORD),
+	P("january", K_SIGWORD), P("february", K_SIGWORD),
+	P("march", K_SIGWORD), P("may", K_SIGWORD), P("june", K_SIGWORD),
+	P("july", K_SIGWORD), P("october", K_SIGWORD),
+	P("december", K_SIGWORD),
 
 	/* yes */
-	{ "ja", K_YES }, { "jawohl", K_YES }, { "einverstanden", K_YES },
-	{ "ich stimme zu", K_YES }, { "stimme zu", K_YES },
-	{ "ich stimme dem zu", K_YES }, { "stimme dem zu", K_YES },
-	{ "ich stimme hiermit zu", K_YES }, { "stimme hiermit zu", K_YES },
-	{ "ich willige ein", K_YES }, { "willige ein", K_YES },
-	{ "ich willige hiermit ein", K_YES }, { "zustimmen", K_YES },
-	{ "ok", K_YES }, { "okay", K_YES }, { "yes", K_YES },
-	{ "agree", K_YES }, { "i agree", K_YES }, { "agreed", K_YES },
-	{ "i consent", K_YES }, { "i hereby consent", K_YES },
-	{ "i give my consent", K_YES },
+	P("ja", K_YES), P("jawohl", K_YES), P("einverstanden", K_YES),
+	P("ich stimme zu", K_YES), P("stimme zu", K_YES),
+	P("ich stimme dem zu", K_YES), P("stimme dem zu", K_YES),
+	P("ich stimme hiermit zu", K_YES), P("stimme hiermit zu", K_YES),
+	P("ich willige ein", K_YES), P("willige ein", K_YES),
+	P("ich willige hiermit ein", K_YES), P("zustimmen", K_YES),
+	P("ok", K_YES), P("okay", K_YES), P("yes", K_YES),
+	P("agree", K_YES), P("i agree", K_YES), P("agreed", K_YES),
+	P("i consent", K_YES), P("i hereby consent", K_YES),
+	P("i give my consent", K_YES),
 
 	/* no */
-	{ "nein", K_NO }, { "no", K_NO }, { "nope", K_NO },
-	{ "nicht einverstanden", K_NO },
-	{ "ich stimme nicht zu", K_NO }, { "stimme nicht zu", K_NO },
-	{ "ich stimme dem nicht zu", K_NO }, { "stimme dem nicht zu", K_NO },
-	{ "ich willige nicht ein", K_NO }, { "willige nicht ein", K_NO },
-	{ "ablehnen", K_NO }, { "lehne ab", K_NO }, { "ich lehne ab", K_NO },
-	{ "ich lehne das ab", K_NO }, { "lehne das ab", K_NO },
-	{ "ich lehne dies ab", K_NO }, { "abgelehnt", K_NO },
-	{ "auf keinen fall", K_NO }, { "keinesfalls", K_NO },
-	{ "i do not agree", K_NO }, { "i dont agree", K_NO },
-	{ "i don t agree", K_NO }, { "i do not consent", K_NO },
-	{ "i dont consent", K_NO }, { "i don t consent", K_NO },
-	{ "disagree", K_NO }, { "i disagree", K_NO },
-	{ "decline", K_NO }, { "i decline", K_NO }, { "declined", K_NO },
-	{ "refuse", K_NO }, { "i refuse", K_NO },
-	{ "dagegen", K_NO }, { "against", K_NO },
+	P("nein", K_NO), P("no", K_NO), P("nope", K_NO), P("nOe", K_NO),
+	P("nee", K_NO), P("nah", K_NO), P("nay", K_NO),
+	P("nicht einverstanden", K_NO),
+	P("ich stimme nicht zu", K_NO), P("stimme nicht zu", K_NO),
+	P("ich stimme dem nicht zu", K_NO), P("stimme dem nicht zu", K_NO),
+	P("ich willige nicht ein", K_NO), P("willige nicht ein", K_NO),
+	P("ablehnen", K_NO), P("ablehne", K_NO), P("lehne ab", K_NO),
+	P("ich lehne ab", K_NO), P("ich lehne das ab", K_NO),
+	P("lehne das ab", K_NO), P("ich lehne dies ab", K_NO),
+	P("abgelehnt", K_NO), P("ablehnung", K_NO),
+	P("verweigere", K_NO), P("verweigern", K_NO), P("verweigert", K_NO),
+	P("verweigerung", K_NO),
+	P("auf keinen fall", K_NO), P("auf gar keinen fall", K_NO),
+	P("keinesfalls", K_NO), P("natUrlich nicht", K_NO),
+	P("bestimmt nicht", K_NO), P("sicher nicht", K_NO),
+	P("i do not agree", K_NO), P("i dont agree", K_NO),
+	P("i don t agree", K_NO), P("i do not consent", K_NO),
+	P("i dont consent", K_NO), P("i don t consent", K_NO),
+	P("disagree", K_NO), P("i disagree", K_NO),
+	P("decline", K_NO), P("i decline", K_NO), P("declined", K_NO),
+	P("refuse", K_NO), P("i refuse", K_NO),
+	P("reject", K_NO), P("i reject", K_NO), P("rejection", K_NO),
+	P("withhold", K_NO), P("i withhold", K_NO), P("withheld", K_NO),
+	P("absolutely not", K_NO), P("definitely not", K_NO),
+	P("certainly not", K_NO), P("of course not", K_NO),
+	P("dagegen", K_NO), P("against", K_NO),
 
 	/* withdraw */
-	{ "widerrufen", K_WITHDRAW }, { "widerrufe", K_WITHDRAW },
-	{ "ich widerrufe", K_WITHDRAW }, { "widerruf", K_WITHDRAW },
-	{ "zurUckziehen", K_WITHDRAW }, { "ziehe zurUck", K_WITHDRAW },
-	{ "ziehe meine einwilligung zurUck", K_WITHDRAW },
-	{ "ziehe meine zustimmung zurUck", K_WITHDRAW },
-	{ "revoke", K_WITHDRAW }, { "withdraw", K_WITHDRAW },
-	{ "unsubscribe", K_WITHDRAW }, { "stop", K_WITHDRAW },
-	{ "stopp", K_WITHDRAW }, { "abmelden", K_WITHDRAW },
-	{ "abbestellen", K_WITHDRAW }, { "austragen", K_WITHDRAW },
-	{ "opt out", K_WITHDRAW }, { "optout", K_WITHDRAW },
-	{ "keine mails mehr", K_WITHDRAW }, { "keine e mails mehr", K_WITHDRAW },
-	{ "keine emails mehr", K_WITHDRAW }, { "no more emails", K_WITHDRAW },
-	{ "no more e mails", K_WITHDRAW }, { "no more mails", K_WITHDRAW },
-	{ "widerspreche", K_WITHDRAW }, { "widerspruch", K_WITHDRAW },
-	{ "lOschen", K_WITHDRAW }, { "delete", K_WITHDRAW },
-	{ "remove", K_WITHDRAW }, { "take me off", K_WITHDRAW },
+	P("widerrufen", K_WITHDRAW), P("widerrufe", K_WITHDRAW),
+	P("ich widerrufe", K_WITHDRAW), P("widerruf", K_WITHDRAW),
+	P("zurUckziehen", K_WITHDRAW), P("zurUckziehe", K_WITHDRAW),
+	P("zurUckgezogen", K_WITHDRAW), P("zurUcknehmen", K_WITHDRAW),
+	P("zurUcknehme", K_WITHDRAW), P("zurUckgenommen", K_WITHDRAW),
+	P("ziehe zurUck", K_WITHDRAW),
+	P("ziehe meine einwilligung zurUck", K_WITHDRAW),
+	P("ziehe meine zustimmung zurUck", K_WITHDRAW),
+	P("revoke", K_WITHDRAW), P("revoked", K_WITHDRAW),
+	P("withdraw", K_WITHDRAW), P("withdrawn", K_WITHDRAW),
+	P("unsubscribe", K_WITHDRAW), P("stop", K_WITHDRAW),
+	P("stopp", K_WITHDRAW), P("stoppen", K_WITHDRAW),
+	P("stoppt", K_WITHDRAW), P("stoppe", K_WITHDRAW),
+	P("beenden", K_WITHDRAW), P("beende", K_WITHDRAW),
+	P("aufhOren", K_WITHDRAW), P("cancel", K_WITHDRAW),
+	P("abmelden", K_WITHDRAW), P("abbestellen", K_WITHDRAW),
+	P("austragen", K_WITHDRAW), P("opt out", K_WITHDRAW),
+	P("optout", K_WITHDRAW),
+	P("keine mails mehr", K_WITHDRAW), P("keine e mails mehr", K_WITHDRAW),
+	P("keine emails mehr", K_WITHDRAW), P("no more emails", K_WITHDRAW),
+	P("no more e mails", K_WITHDRAW), P("no more mails", K_WITHDRAW),
+	P("widerspreche", K_WITHDRAW), P("widersprechen", K_WITHDRAW),
+	P("widerspruch", K_WITHDRAW), P("i object", K_WITHDRAW),
+	P("object to", K_WITHDRAW), P("objection", K_WITHDRAW),
+	P("lOschen", K_WITHDRAW), P("delete", K_WITHDRAW),
+	P("remove", K_WITHDRAW), P("take me off", K_WITHDRAW),
+
+	/* separable verbs: the head, completed by its particle later in
+	 * the same clause ("Ich lehne die Verknüpfung ab.") */
+	SEP("stimme", "zu", K_YES), SEP("stimmen", "zu", K_YES),
+	SEP("willige", "ein", K_YES), SEP("willigen", "ein", K_YES),
+	SEP("lehne", "ab", K_NO), SEP("lehnen", "ab", K_NO),
+	SEP("lehnt", "ab", K_NO),
+	SEP("ziehe", "zurUck", K_WITHDRAW), SEP("ziehen", "zurUck", K_WITHDRAW),
+	SEP("nehme", "zurUck", K_WITHDRAW), SEP("nehmen", "zurUck", K_WITHDRAW),
+	SEP("trete", "zurUck", K_WITHDRAW),
+	SEP("melde", "ab", K_WITHDRAW), SEP("melden", "ab", K_WITHDRAW),
+	SEP("trage", "aus", K_WITHDRAW), SEP("tragen", "aus", K_WITHDRAW),
+	SEP("hOre", "auf", K_WITHDRAW), SEP("hOrt", "auf", K_WITHDRAW),
+	SEP("hOren", "auf", K_WITHDRAW),
+
+	/* no longer */
+	P("nicht mehr", K_CEASE), P("nicht lAnger", K_CEASE),
+	P("no longer", K_CEASE), P("not anymore", K_CEASE),
+	P("not any longer", K_CEASE),
+	P("anymore", K_ANYMORE), P("any longer", K_ANYMORE),
 
 	/* negations */
-	{ "nicht", K_NEG }, { "nich", K_NEG }, { "kein", K_NEG },
-	{ "keine", K_NEG }, { "keinen", K_NEG }, { "keinem", K_NEG },
-	{ "keiner", K_NEG }, { "keines", K_NEG }, { "nie", K_NEG },
-	{ "niemals", K_NEG }, { "not", K_NEG }, { "dont", K_NEG },
-	{ "don t", K_NEG }, { "doesnt", K_NEG }, { "doesn t", K_NEG },
-	{ "didnt", K_NEG }, { "didn t", K_NEG }, { "cant", K_NEG },
-	{ "can t", K_NEG }, { "cannot", K_NEG }, { "wont", K_NEG },
-	{ "won t", K_NEG }, { "wouldnt", K_NEG }, { "wouldn t", K_NEG },
-	{ "isnt", K_NEG }, { "isn t", K_NEG }, { "never", K_NEG },
-	{ "neither", K_NEG }, { "nor", K_NEG },
+	P("nicht", K_NEG), P("nich", K_NEG), P("kein", K_NEG),
+	P("keine", K_NEG), P("keinen", K_NEG), P("keinem", K_NEG),
+	P("keiner", K_NEG), P("keines", K_NEG), P("nie", K_NEG),
+	P("niemals", K_NEG), P("keineswegs", K_NEG), P("mitnichten", K_NEG),
+	P("not", K_NEG), P("dont", K_NEG),
+	P("don t", K_NEG), P("doesnt", K_NEG), P("doesn t", K_NEG),
+	P("didnt", K_NEG), P("didn t", K_NEG), P("cant", K_NEG),
+	P("can t", K_NEG), P("cannot", K_NEG), P("wont", K_NEG),
+	P("won t", K_NEG), P("wouldnt", K_NEG), P("wouldn t", K_NEG),
+	P("isnt", K_NEG), P("isn t", K_NEG), P("never", K_NEG),
+	P("neither", K_NEG), P("nor", K_NEG),
+	P("nichts", K_NOTHING), P("nix", K_NOTHING), P("nothing", K_NOTHING),
+	P("none", K_NOTHING),
 
 	/* conditions */
-	{ "wenn", K_COND }, { "falls", K_COND }, { "aber", K_COND },
-	{ "jedoch", K_COND }, { "sofern", K_COND }, { "soweit", K_COND },
-	{ "solange", K_COND }, { "vorausgesetzt", K_COND },
-	{ "ausser", K_COND }, { "ausgenommen", K_COND },
-	{ "allerdings", K_COND }, { "bedingung", K_COND }, { "ob", K_COND },
-	{ "if", K_COND }, { "but", K_COND }, { "unless", K_COND },
-	{ "only if", K_COND }, { "provided", K_COND }, { "except", K_COND },
-	{ "however", K_COND }, { "as long as", K_COND },
-	{ "whether", K_COND }, { "condition", K_COND },
-	{ "vorbehalt", K_COND }, { "vorbehaltlich", K_COND },
-	{ "nur", K_COND }, { "lediglich", K_COND },
-	{ "ausschliesslich", K_COND }, { "only", K_COND },
+	P("wenn", K_COND), P("falls", K_COND), P("aber", K_COND),
+	P("jedoch", K_COND), P("sofern", K_COND), P("soweit", K_COND),
+	P("solange", K_COND), P("vorausgesetzt", K_COND),
+	P("ausser", K_COND), P("ausgenommen", K_COND),
+	P("allerdings", K_COND), P("bedingung", K_COND), P("ob", K_COND),
+	P("wobei", K_COND), P("obwohl", K_COND), P("obgleich", K_COND),
+	P("trotzdem", K_COND), P("dennoch", K_COND), P("ohne", K_COND),
+	P("es sei denn", K_COND),
+	P("nicht mehr als", K_COND), P("nicht lAnger als", K_COND),
+	P("if", K_COND), P("but", K_COND), P("unless", K_COND),
+	P("only if", K_COND), P("provided", K_COND), P("except", K_COND),
+	P("however", K_COND), P("as long as", K_COND),
+	P("whether", K_COND), P("condition", K_COND),
+	P("although", K_COND), P("though", K_COND),
+	P("nevertheless", K_COND), P("without", K_COND),
+	P("no longer than", K_COND), P("not more than", K_COND),
+	P("vorbehalt", K_COND), P("vorbehaltlich", K_COND),
+	P("erst", K_COND), P("ab", K_COND), P("bis", K_COND),
+	P("morgen", K_COND), P("Ubermorgen", K_COND), P("vorerst", K_COND),
+	P("vorlAufig", K_COND), P("zunAchst", K_COND), P("erstmal", K_COND),
+	P("befristet", K_COND), P("until", K_COND), P("till", K_COND),
+	P("tomorrow", K_COND), P("for now", K_COND),
+	P("temporarily", K_COND),
+	P("nur", K_COND), P("lediglich", K_COND),
+	P("ausschliesslich", K_COND), P("only", K_COND),
 
 	/* doubt */
-	{ "vielleicht", K_DOUBT }, { "eventuell", K_DOUBT },
-	{ "evtl", K_DOUBT }, { "mOglicherweise", K_DOUBT },
-	{ "wahrscheinlich", K_DOUBT }, { "jein", K_DOUBT },
-	{ "unsicher", K_DOUBT }, { "nicht sicher", K_DOUBT },
-	{ "weiss nicht", K_DOUBT }, { "weis nicht", K_DOUBT },
-	{ "weiss ich nicht", K_DOUBT }, { "keine ahnung", K_DOUBT },
-	{ "egal", K_DOUBT }, { "spAter", K_DOUBT },
-	{ "maybe", K_DOUBT }, { "perhaps", K_DOUBT },
-	{ "possibly", K_DOUBT }, { "probably", K_DOUBT },
-	{ "unsure", K_DOUBT }, { "not sure", K_DOUBT },
-	{ "no idea", K_DOUBT }, { "dont know", K_DOUBT },
-	{ "don t know", K_DOUBT }, { "do not know", K_DOUBT },
-	{ "later", K_DOUBT }, { "whatever", K_DOUBT },
-	{ "nichts dagegen", K_DOUBT },
+	P("vielleicht", K_DOUBT), P("eventuell", K_DOUBT),
+	P("evtl", K_DOUBT), P("mOglicherweise", K_DOUBT),
+	P("wahrscheinlich", K_DOUBT), P("jein", K_DOUBT), P("jaein", K_DOUBT),
+	P("unsicher", K_DOUBT), P("nicht sicher", K_DOUBT),
+	P("weiss nicht", K_DOUBT), P("weis nicht", K_DOUBT),
+	P("weiss ich nicht", K_DOUBT), P("keine ahnung", K_DOUBT),
+	P("egal", K_DOUBT), P("spAter", K_DOUBT), P("eigentlich", K_DOUBT),
+	P("naja", K_DOUBT), P("na ja", K_DOUBT), P("ungern", K_DOUBT),
+	P("quatsch", K_DOUBT), P("scherz", K_DOUBT), P("spass", K_DOUBT),
+	P("maybe", K_DOUBT), P("perhaps", K_DOUBT),
+	P("possibly", K_DOUBT), P("probably", K_DOUBT),
+	P("unsure", K_DOUBT), P("not sure", K_DOUBT),
+	P("no idea", K_DOUBT), P("dont know", K_DOUBT),
+	P("don t know", K_DOUBT), P("do not know", K_DOUBT),
+	P("later", K_DOUBT), P("whatever", K_DOUBT),
+	P("kidding", K_DOUBT), P("joke", K_DOUBT), P("joking", K_DOUBT),
+	P("reluctantly", K_DOUBT), P("noch", K_DOUBT), P("Uberlege", K_DOUBT),
+	P("Uberlegen", K_DOUBT), P("nachdenken", K_DOUBT),
+	P("unschlUssig", K_DOUBT), P("zOgere", K_DOUBT), P("think", K_DOUBT),
+	P("thinking", K_DOUBT), P("consider", K_DOUBT),
+	P("considering", K_DOUBT), P("hesitant", K_DOUBT),
+	P("nichts dagegen", K_DOUBT),
 };
 
 #define NPHRASES (sizeof phrases / sizeof phrases[0])
 
 /* One normalised word. odd: holds a character no pattern has, or was cut.
  * brk_before/brk_after: the start or end of the text, or punctuation or a
- * line break (not just blanks) separates it from its neighbour. */
+ * line break (not just blanks) separates it from its neighbour.
+ * lines: line breaks before it (2: a blank line; the start of the text
+ * counts as 2). sig: a signature delimiter ("-- " at the start of a
+ * line) comes before it. */
 struct word {
 	char s[WORD_CAP];
 	size_t len;
+	size_t off;      /* byte offset of its first character */
 	bool odd;
 	bool hex;
+	bool num;        /* digits only */
 	bool brk_before, brk_after;
+	bool sig;
+	unsigned char lines;
 };
 
+/* One chunk of words. more: another word follows the last one kept. */
 struct words {
 	struct word w[WORDS_CAP];
 	size_t n;
-	bool overflow;   /* more words than WORDS_CAP */
-	bool question;
+	bool more;
 };
 
 /* A matched table entry (or a single other word) at words [pos, pos+n). */
 struct item {
 	size_t pos, n;
 	enum kind kind;
+	enum role role;
+	const struct phrase *ph;   /* the entry matched, or NULL */
 	bool used;       /* a negation that negated something */
+	bool neg_inside; /* a separable verb with a negation inside it */
+	bool absorbed;   /* a yes taken up by a preceding "nicht mehr" */
 };
 
 /* ---- UTF-8 decoding (input already validated; still bounded) ---- */
@@ -258,14 +526,34 @@ static bool is_question(uint32_t cp)
 	       (cp >= 0x2047 && cp <= 0x2049) || cp == 0xff1f;
 }
 
-/* is_separator - punctuation, spaces, symbols, emoji: not part of a word. */
+/* is_invisible - a format character that is dropped before anything else:
+ * it neither separates words nor belongs to one ("ni<U+200B>cht" is
+ * "nicht"). Soft hyphen, zero-width space/joiners, direction marks, word
+ * joiner and invisible operators, BOM, and a few more of the same sort. */
+static bool is_invisible(uint32_t cp)
+{
+	return cp == 0xad || cp == 0x34f || cp == 0x61c || cp == 0x180e ||
+	       (cp >= 0x200b && cp <= 0x200f) ||
+	       (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x2064) ||
+	       (cp >= 0x2066 && cp <= 0x206f) || cp == 0xfeff;
+}
+
+/* is_newline - a separator that ends a line. */
+static bool is_newline(uint32_t cp)
+{
+	return cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
+	       cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+}
+
 /* is_blank - a separator that does not end a clause. */
 static bool is_blank(uint32_t cp)
 {
 	return cp == ' ' || cp == '\t' || cp == 0xa0 || cp == 0x202f ||
-	       (cp >= 0x2000 && cp <= 0x200b) || cp == 0xfeff;
+	       (cp >= 0x2000 && cp <= 0x200a) || cp == 0x205f || cp == 0x3000;
 }
 
+/* is_separator - punctuation, spaces, symbols, emoji: not part of a word. */
 static bool is_separator(uint32_t cp)
 {
 	if (cp < 0x80)
@@ -275,16 +563,17 @@ static bool is_separator(uint32_t cp)
 	       (cp >= 0x2e00 && cp <= 0x2e7f) ||
 	       (cp >= 0x3000 && cp <= 0x303f) ||
 	       (cp >= 0xfe00 && cp <= 0xfe0f) ||     /* variation selectors */
-	       (cp >= 0xfe30 && cp <= 0xfe4f) || cp == 0xfeff ||
+	       (cp >= 0xfe30 && cp <= 0xfe4f) ||
 	       (cp >= 0xff00 && cp <= 0xff0f) ||
 	       (cp >= 0xff1a && cp <= 0xff20) ||
-	       (cp >= 0x1f000 && cp <= 0x1faff);     /* emoji */
+	       (cp >= 0x1f000 && cp <= 0x1faff) ||   /* emoji */
+	       (cp >= 0xe0000 && cp <= 0xe007f);     /* tag characters */
 }
 
 /* is_word_cp - a code point that belongs to a word. */
 static bool is_word_cp(uint32_t cp)
 {
-	return !is_separator(cp) && !is_apostrophe(cp);
+	return !is_separator(cp) && !is_apostrophe(cp) && !is_invisible(cp);
 }
 
 /* fold - the normalised ASCII form of a word character ("" for none:
@@ -331,6 +620,14 @@ static bool all_hex(const char *s, size_t n)
 	return true;
 }
 
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
+}
+
 /* word_end - close the word being built, if any. */
 static void word_end(struct words *ws, bool *open)
 {
@@ -342,45 +639,100 @@ static void word_end(struct words *ws, bool *open)
 	w = &ws->w[ws->n];
 	w->s[w->len] = '\0';
 	w->hex = !w->odd && w->len == HEX_WORD && all_hex(w->s, w->len);
+	w->num = !w->odd && all_digits(w->s, w->len);
 	ws->n++;
 }
 
-/* split - normalise text[0..len) (valid UTF-8) into ws. Words past
- * WORDS_CAP set overflow; the scan for question marks goes on to the end. */
-static void split(const char *text, size_t len, struct words *ws)
+/* has_question - a question mark anywhere in text[0..len). */
+static bool has_question(const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t i = 0;
-	bool open = false, brk = true;
+
+	while (i < len)
+		if (is_question(utf8_next(s, len, &i)))
+			return true;
+	return false;
+}
+
+/* line_breaks - how many line breaks cp makes (CR LF counts once). */
+static unsigned line_breaks(uint32_t cp, const unsigned char *s, size_t len, size_t i)
+{
+	if (cp == '\r')
+		return (i < len && s[i] == '\n') ? 0 : 1;
+	if (cp == 0x2029)
+		return 2;       /* paragraph separator */
+	return is_newline(cp) ? 1 : 0;
+}
+
+/* split - normalise text[from..len) (valid UTF-8) into at most WORDS_CAP
+ * words of ws. from is 0, or the start of the word first, which was read
+ * before and whose separator state is taken over. When another word
+ * follows the last one kept, ws->more is set and the scan stops there. */
+static void split(const char *text, size_t len, size_t from,
+                  const struct word *first, struct words *ws)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = from;
+	bool open = false;
+	bool brk = first != NULL ? first->brk_before : true;
+	bool sig = first != NULL ? first->sig : false;
+	bool fresh = first == NULL;     /* only blanks and dashes on this line */
+	unsigned lines = first != NULL ? first->lines : 2, dashes = 0;
 	char buf[2];
 
-	memset(ws, 0, sizeof *ws);
+	ws->n = 0;
+	ws->more = false;
 	while (i < len) {
+		size_t at = i;
 		uint32_t cp = utf8_next(s, len, &i);
 
-		if (is_question(cp))
-			ws->question = true;
-		if (is_apostrophe(cp) && open && i < len) {
+		if (is_invisible(cp))
+			continue;            /* dropped: "ni\u200bcht" = "nicht" */
+		if (is_apostrophe(cp) && open) {
 			size_t j = i;
-			if (is_word_cp(utf8_next(s, len, &j)))
+			uint32_t next = 0;
+			while (j < len && is_invisible(next = utf8_next(s, len, &j)))
+				next = 0;
+			if (next != 0 && is_word_cp(next))
 				continue;    /* inside a word: "don't" -> "dont" */
 		}
 		if (!is_word_cp(cp)) {
 			word_end(ws, &open);
 			if (!is_blank(cp))
 				brk = true;
+			if (is_newline(cp)) {
+				if (fresh && dashes >= 2)
+					sig = true;     /* "-- " alone on its line */
+				fresh = true;
+				dashes = 0;
+			} else if (cp == '-' && fresh) {
+				dashes++;
+			} else if (!is_blank(cp)) {
+				fresh = false;
+			}
+			lines += line_breaks(cp, s, len, i);
+			if (lines > 2)
+				lines = 2;
 			continue;
 		}
 		if (!open) {
 			if (ws->n >= WORDS_CAP) {
-				ws->overflow = true;
-				continue;
+				ws->w[ws->n - 1].brk_after = brk;
+				ws->more = true;
+				return;
 			}
 			memset(&ws->w[ws->n], 0, sizeof ws->w[ws->n]);
+			ws->w[ws->n].off = at;
 			ws->w[ws->n].brk_before = brk;
+			ws->w[ws->n].lines = (unsigned char)lines;
+			ws->w[ws->n].sig = sig || (fresh && dashes >= 2);
 			if (ws->n > 0)
 				ws->w[ws->n - 1].brk_after = brk;
 			brk = false;
+			sig = fresh = false;
+			dashes = 0;
+			lines = 0;
 			open = true;
 		}
 		word_add(&ws->w[ws->n], fold(cp, buf));
@@ -412,16 +764,24 @@ static bool word_match(const char *p, size_t pn, const char *t, size_t tn)
 	return tn == 0;
 }
 
+/* first_char - the text character a pattern must start with. */
+static char first_char(const char *pat)
+{
+	char c = pat[0];
+	return (c == 'A' || c == 'O' || c == 'U') ? (char)(c + ('a' - 'A')) : c;
+}
+
 /* phrase_match - the number of words pat covers at ws->w[at], or 0. */
 static size_t phrase_match(const char *pat, const struct words *ws, size_t at)
 {
 	size_t k = 0;
 
 	while (*pat != '\0') {
-		const char *sp = strchr(pat, ' ');
-		size_t pn = sp != NULL ? (size_t)(sp - pat) : strlen(pat);
+		size_t pn = 0;
 		const struct word *w;
 
+		while (pat[pn] != '\0' && pat[pn] != ' ')
+			pn++;
 		if (at + k >= ws->n)
 			return 0;
 		w = &ws->w[at + k];
@@ -435,18 +795,60 @@ static size_t phrase_match(const char *pat, const struct words *ws, size_t at)
 	return k;
 }
 
-/* longest - the longest table entry at ws->w[at]; an OTHER item if none. */
-static struct item longest(const struct words *ws, size_t at)
-{
-	struct item it = { at, 1, K_OTHER, false };
-	size_t best = 0;
+/* The table grouped by the first character of its patterns (built per
+ * call, on the stack: no shared state). */
+#define BUCKETS 36   /* a-z, 0-9 */
 
+struct index {
+	unsigned short start[BUCKETS + 1];
+	unsigned short entry[NPHRASES];
+};
+
+_Static_assert(NPHRASES < 65536, "index entries are unsigned short");
+
+static int bucket(char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	if (c >= '0' && c <= '9')
+		return 26 + (c - '0');
+	return -1;
+}
+
+static void index_build(struct index *ix)
+{
+	unsigned short count[BUCKETS + 1] = { 0 };
+
+	for (size_t i = 0; i < NPHRASES; i++)
+		count[bucket(first_char(phrases[i].pat)) + 1]++;
+	ix->start[0] = 0;
+	for (int b = 0; b < BUCKETS; b++)
+		ix->start[b + 1] = (unsigned short)(ix->start[b] + count[b + 1]);
+	memset(count, 0, sizeof count);
 	for (size_t i = 0; i < NPHRASES; i++) {
+		int b = bucket(first_char(phrases[i].pat));
+		ix->entry[ix->start[b] + count[b]++] = (unsigned short)i;
+	}
+}
+
+/* longest - the longest table entry at ws->w[at]; an OTHER item if none.
+ * Of two entries of the same length the earlier in the table wins. */
+static struct item longest(const struct index *ix, const struct words *ws, size_t at)
+{
+	struct item it = { at, 1, K_OTHER, R_NONE, NULL, false, false, false };
+	size_t best = 0;
+	int b = bucket(ws->w[at].s[0]);
+
+	for (size_t e = b < 0 ? 0 : ix->start[b]; b >= 0 && e < ix->start[b + 1]; e++) {
+		size_t i = ix->entry[e];
 		size_t k = phrase_match(phrases[i].pat, ws, at);
 		if (k > best) {
 			best = k;
 			it.n = k;
-			it.kind = phrases[i].kind;
+			it.kind = (enum kind)phrases[i].kind;
+			it.role = phrases[i].kind == K_SEP ? R_NONE
+			                                   : (enum role)phrases[i].role;
+			it.ph = &phrases[i];
 		}
 	}
 	if (best == 0 && ws->w[at].hex)
@@ -454,32 +856,146 @@ static struct item longest(const struct words *ws, size_t at)
 	return it;
 }
 
-/* ---- judging ---- */
+/* ---- reading a chunk ---- */
+
+static bool is_answer(enum kind k)
+{
+	return k == K_YES || k == K_NO || k == K_WITHDRAW || k == K_CEASE;
+}
 
 /* particles - German "ja" is also a modal particle ("das ist ja toll"):
  * it is an answer only as the first word that counts, or as a clause of
- * its own ("Liebe Frau Weber, ja."). Elsewhere it is an ordinary word. */
-static void particles(struct item *items, size_t ni, const struct words *ws)
+ * its own ("Liebe Frau Weber, ja."). Elsewhere it is a neutral word.
+ * counted_before: a counted word stands before the chunk. */
+static void particles(struct item *items, size_t ni, const struct words *ws,
+                      bool counted_before)
 {
-	bool counted_before = false;
-
 	for (size_t i = 0; i < ni; i++) {
 		struct item *it = &items[i];
 		const struct word *w = &ws->w[it->pos];
 
 		if (it->kind == K_YES && it->n == 1 && strcmp(w->s, "ja") == 0 &&
 		    counted_before && !(w->brk_before && w->brk_after))
-			it->kind = K_OTHER;
+			it->kind = K_KNOWN;
 		if (it->kind != K_NEUTRAL)
 			counted_before = true;
 	}
 }
 
+/* same_clause - no punctuation or line break between words a < b. */
+static bool same_clause(const struct words *ws, size_t a, size_t b)
+{
+	for (size_t k = a + 1; k <= b; k++)
+		if (ws->w[k].brk_before)
+			return false;
+	return true;
+}
+
+/* separables - complete each separable verb with its particle later in
+ * the same clause, at most SEP_GAP words on ("lehne die Verknüpfung ab",
+ * "stimme der Verknüpfung zu"): the head becomes a yes, a no or a
+ * withdrawal, the particle a neutral word, and a negation between them
+ * negates it. The words between stay words of their own, so a yes still
+ * needs every one of them known. A head without its particle is an
+ * ordinary (unknown) word. */
+static void separables(struct item *items, size_t ni, const struct words *ws)
+{
+	for (size_t i = 0; i < ni; i++) {
+		struct item *h = &items[i];
+		const char *part;
+		bool found = false;
+
+		if (h->kind != K_SEP)
+			continue;
+		part = h->ph->particle;
+		for (size_t j = i + 1; j < ni; j++) {
+			struct item *p = &items[j];
+			if (p->pos - h->pos > SEP_GAP + 1 ||
+			    !same_clause(ws, h->pos, p->pos))
+				break;
+			if (p->n == 1 && !ws->w[p->pos].odd &&
+			    word_match(part, strlen(part), ws->w[p->pos].s,
+			               ws->w[p->pos].len)) {
+				bool cease = false;
+				for (size_t k = i + 1; k < j; k++) {
+					if (items[k].kind == K_NEG) {
+						items[k].used = true;
+						h->neg_inside = true;
+					}
+					if (items[k].kind == K_CEASE)
+						cease = true;
+				}
+				p->kind = K_KNOWN;
+				h->kind = (enum kind)h->ph->role;
+				/* "stimme dem nicht mehr zu": the "nicht mehr"
+				 * is the withdrawal, the verb says no more */
+				if (h->kind == K_YES && cease)
+					h->kind = K_KNOWN;
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			h->kind = K_OTHER;
+	}
+}
+
+/* negation_of - the negation item that negates the yes at items[i]
+ * (ending within NEG_WINDOW words before it), or ni. */
+static size_t negation_of(const struct item *items, size_t ni, size_t i)
+{
+	size_t pos = items[i].pos;
+	size_t from = pos >= NEG_WINDOW ? pos - NEG_WINDOW : 0;
+
+	for (size_t j = 0; j < i; j++) {
+		size_t last = items[j].pos + items[j].n - 1;
+		if (items[j].kind == K_NEG && last >= from && last < pos)
+			return j;
+	}
+	return ni;
+}
+
+/* anymores - "anymore"/"any longer" after a refusal or a negated yes in
+ * the same clause makes it a withdrawal ("I don't agree anymore"); after
+ * anything else it is an ordinary word. */
+static void anymores(struct item *items, size_t ni, const struct words *ws)
+{
+	for (size_t i = 0; i < ni; i++) {
+		bool done = false;
+
+		if (items[i].kind != K_ANYMORE)
+			continue;
+		for (size_t j = i; j-- > 0;) {
+			struct item *t = &items[j];
+			if (items[i].pos - t->pos > ANYMORE_GAP ||
+			    !same_clause(ws, t->pos, items[i].pos))
+				break;
+			if (t->kind == K_NO) {
+				t->kind = K_WITHDRAW;
+				done = true;
+			} else if (t->kind == K_YES) {
+				size_t g = negation_of(items, ni, j);
+				if (g < ni) {
+					items[g].kind = K_CEASE;
+					done = true;
+				}
+			}
+			if (is_answer(t->kind))
+				break;
+		}
+		items[i].kind = done ? K_KNOWN : K_OTHER;
+	}
+}
+
+/* ---- judging ---- */
+
 struct verdict {
 	bool yes, no, withdraw;
 	bool negated_yes, negated_no, negated_withdraw;
 	bool cond, doubt, stray_neg;
+	bool long_text;      /* more words than a yes may have */
 	size_t counted;
+	char unknown[UNKNOWN_SHOWN + 1];   /* first unknown word of a would-be yes */
 };
 
 /* negation_near - mark and report a negation ending in [from, to]
@@ -516,49 +1032,197 @@ static bool negation_after(struct item *items, size_t ni, size_t from, size_t to
 	return found;
 }
 
-static void weigh(struct item *items, size_t ni, struct verdict *v)
+/* cease_before - a "nicht mehr" ending within NEG_WINDOW words before pos. */
+static bool cease_before(const struct item *items, size_t ni, size_t pos)
 {
-	memset(v, 0, sizeof *v);
+	size_t from = pos >= NEG_WINDOW ? pos - NEG_WINDOW : 0;
+
+	for (size_t j = 0; j < ni; j++) {
+		size_t last = items[j].pos + items[j].n - 1;
+		if (items[j].kind == K_CEASE && last >= from && last < pos)
+			return true;
+	}
+	return false;
+}
+
+/* weigh - judge every item of the chunk (so that negations are marked
+ * whoever they negate) and add to v what the items in [lo, hi) say. */
+static void weigh(struct item *items, size_t ni, size_t lo, size_t hi,
+                  struct verdict *v)
+{
 	for (size_t i = 0; i < ni; i++) {
 		struct item *it = &items[i];
 		size_t from = it->pos >= NEG_WINDOW ? it->pos - NEG_WINDOW : 0;
-		bool answer = it->kind == K_YES || it->kind == K_NO ||
-		              it->kind == K_WITHDRAW;
+		bool core = it->pos >= lo && it->pos < hi;
+		bool answer = is_answer(it->kind);
 		bool before = answer && it->pos > 0 &&
 		              negation_near(items, ni, from, it->pos - 1);
 
+		if (it->kind == K_YES && cease_before(items, ni, it->pos)) {
+			it->absorbed = true;   /* "nicht mehr einverstanden" */
+			if (core)
+				v->withdraw = true;
+			continue;
+		}
+		if (!core) {
+			if (it->kind == K_WITHDRAW || it->kind == K_CEASE) {
+				size_t end = it->pos + it->n;
+				(void)negation_after(items, ni, end, end + NEG_WINDOW - 1);
+			}
+			continue;
+		}
 		if (it->kind != K_NEUTRAL)
 			v->counted += it->n;
 		switch (it->kind) {
 		case K_YES:
-			if (before)
+			if (before || it->neg_inside)
 				v->negated_yes = v->no = true;
 			else
 				v->yes = true;
 			break;
 		case K_NO:
-			if (before)
+			if (before || it->neg_inside)
 				v->negated_no = true;
 			else
 				v->no = true;
 			break;
-		case K_WITHDRAW: {
+		case K_WITHDRAW:
+		case K_CEASE: {
 			size_t end = it->pos + it->n;
 			bool after = negation_after(items, ni, end, end + NEG_WINDOW - 1);
-			if (before || after)
+			if (before || after || it->neg_inside)
 				v->negated_withdraw = true;
 			else
 				v->withdraw = true;
 			break;
 		}
+		case K_NOTHING: v->stray_neg = true; break;
 		case K_COND: v->cond = true; break;
 		case K_DOUBT: v->doubt = true; break;
 		default: break;
 		}
 	}
 	for (size_t i = 0; i < ni; i++)
-		if (items[i].kind == K_NEG && !items[i].used)
+		if (items[i].kind == K_NEG && !items[i].used &&
+		    items[i].pos >= lo && items[i].pos < hi)
 			v->stray_neg = true;
+}
+
+/* deciding - an item that says something (not a word of courtesy, a
+ * neutral word, or a name). */
+static bool deciding(enum kind k)
+{
+	return k == K_YES || k == K_NO || k == K_WITHDRAW || k == K_CEASE ||
+	       k == K_NEG || k == K_NOTHING || k == K_COND || k == K_DOUBT ||
+	       k == K_PS;
+}
+
+static bool is_unknown(enum kind k)
+{
+	return k == K_OTHER || k == K_SIGWORD;
+}
+
+/* signature_word - a neutral word that may stand in a signature: between
+ * names ("Assistenz der Geschäftsführung", "Anna und Tom") or as a title
+ * ("Frau Dr.", "Team Einkauf", "E-Mail"). Any other neutral word there
+ * ("ich", "bin", "mir") is a sentence, not a signature. */
+static bool signature_word(const struct item *it, const struct word *w)
+{
+	static const char *const words[] = {
+		"und", "and", "der", "die", "das", "des", "von", "vom", "van",
+		"de", "zu", "of", "the", "dr", "prof", "frau", "herr", "herrn",
+		"mr", "mrs", "ms", "team", "e mail", "email", "mail", NULL
+	};
+	const char *s = it->ph != NULL ? it->ph->pat : w->s;
+
+	for (size_t i = 0; words[i] != NULL; i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
+/* names - mark in ok[] the unknown words that stand where names stand
+ * (see the header comment): after a salutation, in a signature after a
+ * sign-off behind the last deciding word, alone on the last line. */
+static void names(const struct item *items, size_t ni, const struct words *ws,
+                  bool ok[])
+{
+	size_t i = 0, sig = ni, first = 0;
+
+	/* Salutation clauses at the start: "Guten Tag, liebe Frau Weber," */
+	while (i < ni && items[i].role == R_HELLO) {
+		size_t n = 0, j = i + 1;
+		for (; j < ni && !ws->w[items[j].pos].brk_before; j++)
+			if (items[j].kind == K_OTHER && n < HELLO_NAMES) {
+				ok[j] = true;
+				n++;
+			}
+		i = j;
+	}
+
+	/* Signature: from the first sign-off behind the last deciding word.
+	 * It may hold names within the budget, numbers and signature words
+	 * after a closing, and no neutral word but signature words; else
+	 * none of its unknown words is a name. */
+	for (size_t j = 0; j < ni; j++)
+		if (deciding(items[j].kind))
+			first = j + 1;
+	for (size_t j = first; j < ni; j++)
+		if (items[j].role == R_THANKS || items[j].role == R_CLOSE ||
+		    ws->w[items[j].pos].sig) {
+			sig = j;
+			break;
+		}
+	if (sig < ni) {
+		bool closing = false, sentence = false;
+		size_t n = 0;
+		for (size_t j = sig; j < ni; j++) {
+			const struct word *w = &ws->w[items[j].pos];
+			if (items[j].role == R_CLOSE || w->sig)
+				closing = true;
+			if (items[j].kind == K_KNOWN && !signature_word(&items[j], w))
+				sentence = true;
+			else if (is_unknown(items[j].kind) &&
+			         !(closing && (items[j].kind == K_SIGWORD || w->num)))
+				n++;
+		}
+		if (!sentence && n <= (closing ? CLOSE_NAMES : THANKS_NAMES))
+			for (size_t j = sig; j < ni; j++)
+				if (is_unknown(items[j].kind))
+					ok[j] = true;
+	}
+
+	/* The last line, when it holds nothing but a few unknown words:
+	 * "Yes, I agree.\n\nJohn". */
+	for (size_t j = ni; j-- > 0;) {
+		if (ws->w[items[j].pos].lines == 0)
+			continue;
+		if (j == 0 || ni - j > LINE_NAMES)
+			break;
+		for (size_t k = j; k < ni; k++)
+			if (items[k].kind != K_OTHER || ws->w[items[k].pos].num)
+				return;
+		for (size_t k = j; k < ni; k++)
+			ok[k] = true;
+		break;
+	}
+}
+
+/* unknowns - copy the first word of a would-be yes that is neither known
+ * nor a name into v->unknown. */
+static void unknowns(const struct item *items, size_t ni, const struct words *ws,
+                     struct verdict *v)
+{
+	bool ok[WORDS_CAP] = { false };
+
+	names(items, ni, ws, ok);
+	for (size_t i = 0; i < ni; i++) {
+		if (!is_unknown(items[i].kind) || ok[i])
+			continue;
+		snprintf(v->unknown, sizeof v->unknown, "%.*s", UNKNOWN_SHOWN,
+		         ws->w[items[i].pos].s);
+		return;
+	}
 }
 
 static enum intent unclear(const char **why, const char *reason)
@@ -567,13 +1231,13 @@ static enum intent unclear(const char **why, const char *reason)
 	return INTENT_UNCLEAR;
 }
 
-/* decide - the verdict as an intent and a reason. */
-static enum intent decide(const struct verdict *v, const char **why)
+/* decide - the verdict as an intent and a reason (buf holds a composed
+ * reason). Length and unknown words only ever stop a yes. */
+static enum intent decide(const struct verdict *v, const char **why,
+                          char *buf, size_t buflen)
 {
 	int kinds = (int)v->yes + (int)v->no + (int)v->withdraw;
 
-	if (v->counted > INTENT_WORDS_MAX)
-		return unclear(why, "too many words");
 	if (v->cond)
 		return unclear(why, "condition");
 	if (v->doubt)
@@ -589,9 +1253,16 @@ static enum intent decide(const struct verdict *v, const char **why)
 		                    "yes, no and withdraw");
 	if (kinds == 0)
 		return unclear(why, "no answer");
-	if (v->yes && v->stray_neg)
-		return unclear(why, "negation with yes");
 	if (v->yes) {
+		if (v->long_text || v->counted > INTENT_WORDS_MAX)
+			return unclear(why, "too many words");
+		if (v->stray_neg)
+			return unclear(why, "negation with yes");
+		if (v->unknown[0] != '\0') {
+			snprintf(buf, buflen, "unknown word '%.*s'", UNKNOWN_SHOWN,
+			         v->unknown);
+			return unclear(why, buf);
+		}
 		*why = "yes";
 		return INTENT_YES;
 	}
@@ -603,12 +1274,19 @@ static enum intent decide(const struct verdict *v, const char **why)
 	return INTENT_WITHDRAW;
 }
 
-static enum intent classify(const char *text, size_t len, const char **why)
+/* classify - read the text chunk by chunk. Each chunk judges the items in
+ * its core [lo, hi); the next chunk starts MARGIN words before hi, at an
+ * item boundary, so its items are the items the whole text would have. */
+static enum intent classify(const char *text, size_t len, const char **why,
+                            char *buf, size_t buflen)
 {
 	struct words ws;
 	struct item items[WORDS_CAP];
+	struct index ix;
 	struct verdict v;
-	size_t ni = 0;
+	size_t from = 0, lo = 0;
+	struct word first = { 0 };
+	bool counted_before = false, any_word = false;
 
 	if (text == NULL || len == 0)
 		return unclear(why, "empty");
@@ -616,26 +1294,61 @@ static enum intent classify(const char *text, size_t len, const char **why)
 		return unclear(why, "too long");
 	if (!text_utf8_valid(text, len))
 		return unclear(why, "invalid UTF-8");
-	split(text, len, &ws);
-	if (ws.question)
+	if (has_question(text, len))
 		return unclear(why, "question");
-	if (ws.overflow)
-		return unclear(why, "too many words");
-	if (ws.n == 0)
-		return unclear(why, "empty");
-	for (size_t at = 0; at < ws.n && ni < WORDS_CAP; ni++) {
-		items[ni] = longest(&ws, at);
-		at += items[ni].n;
+	memset(&v, 0, sizeof v);
+	index_build(&ix);
+	for (;;) {
+		size_t ni = 0, hi, next = 0;
+
+		split(text, len, from, from == 0 ? NULL : &first, &ws);
+		if (ws.n == 0)
+			break;
+		any_word = true;
+		for (size_t at = 0; at < ws.n; ni++) {
+			items[ni] = longest(&ix, &ws, at);
+			at += items[ni].n;
+		}
+		particles(items, ni, &ws, counted_before);
+		separables(items, ni, &ws);
+		anymores(items, ni, &ws);
+		hi = ws.n;
+		if (ws.more) {
+			/* core ends at the first item from n - 2*MARGIN on; the
+			 * next chunk starts at the last item MARGIN words before */
+			size_t k = 0;
+			while (k < ni && items[k].pos < ws.n - 2 * MARGIN)
+				k++;
+			hi = items[k].pos;
+			for (size_t j = 0; j < ni && items[j].pos + MARGIN <= hi; j++)
+				next = j;
+			v.long_text = true;
+		}
+		weigh(items, ni, lo, hi, &v);
+		if (!ws.more) {
+			if (ws.n > YES_WORDS_MAX)
+				v.long_text = true;
+			else if (!v.long_text)
+				unknowns(items, ni, &ws, &v);
+			break;
+		}
+		for (size_t j = 0; j < next; j++)
+			if (items[j].kind != K_NEUTRAL)
+				counted_before = true;
+		lo = hi - items[next].pos;
+		first = ws.w[items[next].pos];
+		from = first.off;
 	}
-	particles(items, ni, &ws);
-	weigh(items, ni, &v);
-	return decide(&v, why);
+	if (!any_word)
+		return unclear(why, "empty");
+	return decide(&v, why, buf, buflen);
 }
 
 enum intent intent_classify(const char *text, size_t len, char *why, size_t whylen)
 {
 	const char *reason = "";
-	enum intent r = classify(text, len, &reason);
+	char buf[64];
+	enum intent r = classify(text, len, &reason, buf, sizeof buf);
 
 	if (why != NULL && whylen > 0)
 		snprintf(why, whylen, "%s", reason);
@@ -645,10 +1358,10 @@ enum intent intent_classify(const char *text, size_t len, char *why, size_t whyl
 const char *intent_name(enum intent i)
 {
 	switch (i) {
+	case INTENT_UNCLEAR: return "unclear";
 	case INTENT_YES: return "yes";
 	case INTENT_NO: return "no";
 	case INTENT_WITHDRAW: return "withdraw";
-	case INTENT_UNCLEAR: return "unclear";
 	}
 	return "unclear";
 }
