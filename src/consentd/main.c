@@ -479,7 +479,6 @@ int main(int argc, char **argv)
 			break;
 		nap(st, cfg, &waitmask);
 	}
-	imap_close();
 	logmsg(LOG_INFO, "stopped");
 	rc = 0;
 cleanup:

@@ -138,15 +138,6 @@ static void clean(char *s)
 static void set_outcome(judge *j, const char *outcome, const char *reason,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* printable - control characters (CR, LF, ESC, ...) of untrusted text made
- * '?', so a subject or Message-ID cannot forge a log line. */
-static void printable(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 static void set_outcome(judge *j, const char *outcome, const char *reason,
 			const char *fmt, ...)
 {
@@ -157,7 +148,7 @@ static void set_outcome(judge *j, const char *outcome, const char *reason,
 	va_start(ap, fmt);
 	vsnprintf(j->out->detail, sizeof(j->out->detail), fmt, ap);
 	va_end(ap);
-	printable(j->out->detail);
+	clean(j->out->detail);   /* it goes to the log */
 }
 
 static bool is_hex32(const char *s)
@@ -893,7 +884,7 @@ int inbound_process(store *st, const config *cfg, const template_set *ts,
 {
 	char parse_err[128] = "", content[SHA256_HEX];
 	inbox_found dup;
-	size_t canon_len = 0;
+	size_t canon_len = 0, start;
 	char *canon = NULL;
 	judge j;
 	int rc;
@@ -913,8 +904,8 @@ int inbound_process(store *st, const config *cfg, const template_set *ts,
 		snprintf(j.sha, sizeof(j.sha), "%s", msg->full_sha256);
 	else
 		digest_sha256_hex(canon, canon_len, j.sha);
-	digest_sha256_hex(canon + content_start(canon, canon_len),
-			  canon_len - content_start(canon, canon_len), content);
+	start = content_start(canon, canon_len);
+	digest_sha256_hex(canon + start, canon_len - start, content);
 	inmail_parse(canon, canon_len, &j.m, parse_err, sizeof(parse_err));
 	/* What the message says goes into the store, the ledger and logs only
 	 * as valid UTF-8 without control characters. */
@@ -924,7 +915,7 @@ int inbound_process(store *st, const config *cfg, const template_set *ts,
 	clean(j.m.authentication_results);
 	clean(j.m.auto_submitted);
 	snprintf(out->msg_id, sizeof(out->msg_id), "%s", j.m.message_id ? j.m.message_id : "");
-	printable(out->msg_id);
+	clean(out->msg_id);
 
 	j.row.received = text_now();
 	j.row.channel = msg->channel;

@@ -172,6 +172,9 @@ enum stmt_id {
 #define EVENT_COLS "e.seq, e.at, e.acct, e.request, e.purpose, e.kind, e.channel, " \
 	"e.policy, e.raw_sha256, e.shown_sha256, e.pd_mac, e.prev, e.hash, " \
 	"e.address, e.sender, e.msg_id, e.reason, a.hkey, a.id, a.erased IS NOT NULL"
+#define INBOX_COLS "i.id, i.received, i.channel, i.outcome, i.reason, ifnull(a.id, ''), " \
+	"ifnull(i.purpose, ''), ifnull(i.from_addr, ''), ifnull(i.msg_id, ''), " \
+	"ifnull(i.subject, ''), ifnull(i.detail, ''), i.raw_sha256, ifnull(i.event, 0), i.size"
 #define REQUEST_COLS "id, acct, created, expires, purpose, token_hash, state"
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -290,21 +293,11 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ?2, ?3, ?4, ?5, ?6, ?7, ?8, lower(?8), ?9, ?10, ?11, nullif(?12, 0), ?13,"
 		" nullif(?14, 0), ?15, ?16, nullif(?17, 0), nullif(?18, 0), ?19)",
 	[S_INBOX_RAW] = "INSERT INTO inbox_raw (id, message) VALUES (?1, ?2)",
-	[S_INBOX_LIST_ALL] = "SELECT i.id, i.received, i.channel, i.outcome, i.reason,"
-		" ifnull(a.id, ''), ifnull(i.purpose, ''), ifnull(i.from_addr, ''),"
-		" ifnull(i.msg_id, ''), ifnull(i.subject, ''), ifnull(i.detail, ''),"
-		" i.raw_sha256, ifnull(i.event, 0), i.size"
-		" FROM inbox i LEFT JOIN account a ON a.key = i.acct ORDER BY i.id",
-	[S_INBOX_LIST_REVIEW] = "SELECT i.id, i.received, i.channel, i.outcome, i.reason,"
-		" ifnull(a.id, ''), ifnull(i.purpose, ''), ifnull(i.from_addr, ''),"
-		" ifnull(i.msg_id, ''), ifnull(i.subject, ''), ifnull(i.detail, ''),"
-		" i.raw_sha256, ifnull(i.event, 0), i.size"
-		" FROM inbox i LEFT JOIN account a ON a.key = i.acct"
-		" WHERE i.outcome = 'review' ORDER BY i.id",
-	[S_INBOX_ACCT] = "SELECT i.id, i.received, i.channel, i.outcome, i.reason,"
-		" ifnull(a.id, ''), ifnull(i.purpose, ''), ifnull(i.from_addr, ''),"
-		" ifnull(i.msg_id, ''), ifnull(i.subject, ''), ifnull(i.detail, ''),"
-		" i.raw_sha256, ifnull(i.event, 0), i.size, ifnull(i.auth_results, ''), r.message"
+	[S_INBOX_LIST_ALL] = "SELECT " INBOX_COLS " FROM inbox i"
+		" LEFT JOIN account a ON a.key = i.acct ORDER BY i.id",
+	[S_INBOX_LIST_REVIEW] = "SELECT " INBOX_COLS " FROM inbox i"
+		" LEFT JOIN account a ON a.key = i.acct WHERE i.outcome = 'review' ORDER BY i.id",
+	[S_INBOX_ACCT] = "SELECT " INBOX_COLS ", ifnull(i.auth_results, ''), r.message"
 		" FROM inbox i LEFT JOIN account a ON a.key = i.acct"
 		" LEFT JOIN inbox_raw r ON r.id = i.id"
 		" WHERE i.acct = ?1 OR (?2 IS NOT NULL AND i.from_lc = lower(?2)) ORDER BY i.id",
