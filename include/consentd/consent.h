@@ -72,6 +72,18 @@ int consent_tx_request(store *st, const config *cfg, const template_set *ts,
 		       const account *a, const config_purpose *pu, bool resend,
 		       consent_request_info *out, char *err, size_t errlen);
 
+/* consent_tx_ask - consent_tx_request with the options of a broadcast:
+ * reask asks a granted account again (a policy version changes the
+ * purpose; the grant stands until that version is in force), campaign
+ * ties the mail to the broadcast (throttled, counted, once per account). */
+typedef struct consent_ask {
+	bool resend, reask;
+	int64_t campaign;
+} consent_ask;
+int consent_tx_ask(store *st, const config *cfg, const template_set *ts,
+		   const account *a, const config_purpose *pu, const consent_ask *ask,
+		   consent_request_info *out, char *err, size_t errlen);
+
 /* consent_tx_withdraw - withdraw (granted -> revoked, pending -> declined)
  * with evidence's channel, sender, msg_id, raw_sha256 and reason; queues
  * the receipt. */

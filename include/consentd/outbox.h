@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "store.h"
+#include "template.h"
 
 #define OUTBOX_BATCH 50                 /* messages per SMTP session */
 #define OUTBOX_LEASE 600                /* seconds a claim is held */
@@ -28,7 +29,38 @@
 typedef struct outbox_stats {
 	int sent, deferred, failed, retried;   /* retried: untried, requeued at once */
 	int sessions;
+	int64_t wake_ms;    /* > 0: bulk mail is held back by the rates; more may go
+			     * in this many milliseconds */
 } outbox_stats;
+
+/* The pace of bulk mail (broadcasts): [broadcast] rate messages per second
+ * in all and domain_rate per recipient domain, as token buckets holding at
+ * most one second's worth. A domain that answers 4xx is put on hold in the
+ * store (store_domain_hold) and its rate halved, recovering as it takes
+ * mail again; its other mail waits, every other domain goes on. consentd
+ * keeps one pacer for its life; a zeroed one is ready to use. */
+#define PACER_DOMAINS_MAX 4096   /* domains remembered; more: forgotten, full again */
+
+typedef struct pacer_domain {
+	char name[ADDR_DOMAIN_MAX + 1];
+	double tokens, factor;       /* factor: 1, halved per 4xx, at least 1/16 */
+	int64_t last_ms;
+	bool held;                   /* we put it on hold */
+} pacer_domain;
+
+typedef struct outbox_pacer {
+	double tokens;
+	int64_t last_ms;
+	pacer_domain *dom;           /* open addressing, PACER_DOMAINS_MAX slots */
+	int ndom;
+	store_quota quota;
+	int slice_seconds;           /* > 0: return after this long (other duties
+				      * wait); 0: go on until nothing is due */
+	int64_t wake_ms;
+	const config *cfg;
+} outbox_pacer;
+
+void outbox_pacer_free(outbox_pacer *p);
 
 /* Called once per message with its outcome, for the log. */
 typedef void (*outbox_log_fn)(const outbox_item *it, const char *state,
@@ -39,8 +71,9 @@ typedef void (*outbox_log_fn)(const outbox_item *it, const char *state,
  * makes no progress (the server is unreachable: the rest waits for its
  * backoff). Returns 0, or a store code with err set; a connection-level
  * problem is left in err with 0 returned. */
-int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn log,
-	       void *arg, outbox_stats *out, char *err, size_t errlen);
+int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pacer *pacer,
+	       int (*stop)(void), outbox_log_fn log, void *arg, outbox_stats *out, char *err,
+	       size_t errlen);
 
 /* outbox_reclaim - at start-up, with the instance lock held: rows left in
  * "sending" by a crash go back to the queue now. *n_out: how many. */

@@ -57,6 +57,17 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 		    const account *a, const config_purpose *p, int64_t decision_time,
 		    outmail *out, char *err, size_t errlen);
 
+/* outmail_policy - the announcement of policy version (in force from
+ * effective) with the summary of changes in the account's language: a
+ * legal notice (Auto-Submitted, no List-Unsubscribe), Reply-To the consent
+ * mailbox LOCAL@DOMAIN, Message-ID <policy.RANDOM@DOMAIN>. */
+int outmail_policy(const config *cfg, const template_set *ts, const account *a,
+		   const char *version, int64_t effective, const char *summary,
+		   outmail *out, char *err, size_t errlen);
+
+/* outmail_envelope_sender - LOCAL<delim>bounce@DOMAIN. */
+void outmail_envelope_sender(const config *cfg, char out[ADDR_MAX + 1]);
+
 /* outmail_withdraw_address - LOCAL<delim>withdraw-PURPOSE@DOMAIN. */
 void outmail_withdraw_address(const config *cfg, const char *purpose, char out[ADDR_MAX + 1]);
 

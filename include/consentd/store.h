@@ -35,7 +35,7 @@ enum store_open_flags {
 	STORE_CREATE = 1      /* create the file (and schema) when missing */
 };
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define SHA256_HEX 65         /* 64 hex digits and a NUL */
 #define ACCOUNT_KEY_LEN 32    /* per-account HMAC key, destroyed on erasure */
 
@@ -156,10 +156,12 @@ typedef int (*store_consent_fn)(int64_t acct, const char *purpose,
 int store_consents_each(store *st, int64_t acct, store_consent_fn fn, void *arg);
 
 /* store_granted_each - ids of accounts whose cached state for purpose is
- * granted, streamed in account creation order (from an index: no sort, so
+ * granted (and not made stale by a policy version in force at now, see
+ * store_grant_stale), streamed in account creation order (from an index: no sort, so
  * memory stays constant for millions of accounts). */
 typedef int (*store_id_fn)(const char *id, void *arg);
-int store_granted_each(store *st, const char *purpose, store_id_fn fn, void *arg);
+int store_granted_each(store *st, const char *purpose, int64_t now, store_id_fn fn,
+		       void *arg);
 
 /* ---- cursors, for merging two ordered streams (ledger verify) ---- */
 
@@ -212,9 +214,17 @@ typedef struct outbox_new {
 				       * 'x' x 32 (outmail_unmask restores it) */
 	size_t message_len;
 	const char *sha256;           /* of the mail as it will be sent */
+	int64_t campaign;             /* the broadcast it belongs to, 0: none */
 } outbox_new;
 
 int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out);
+
+/* store_outbox_notice - queue the announcement of a broadcast to account
+ * acct (rendered when it is sent, to the address the account has then):
+ * *queued_out false when this broadcast already queued one for it (the
+ * store enforces once per broadcast, account and kind). */
+int store_outbox_notice(store *st, int64_t campaign, int64_t acct, const char *kind,
+			const char *sender, const char *rcpt, bool *queued_out);
 int store_outbox_delete_account(store *st, int64_t acct);
 
 /* store_outbox_cancel_request - a queued or deferred mail of a request that
@@ -231,6 +241,9 @@ typedef struct outbox_item {
 	size_t message_len;
 	bool address_changed;         /* the account's primary address is not rcpt
 				       * any more (or the account is gone) */
+	int64_t campaign;             /* 0: single mail */
+	char domain[ADDR_DOMAIN_MAX + 1];
+	bool lazy;                    /* no stored bytes: rendered at sending */
 } outbox_item;
 
 void outbox_item_clear(outbox_item *it);
@@ -239,8 +252,19 @@ void outbox_item_clear(outbox_item *it);
  * due at now (queued or deferred with next_attempt <= now, or sending with
  * an expired lease: a crash between claim and result) and mark them
  * sending with lease_until = now + lease. */
+/* Bulk mail (rows of a broadcast) is claimed after single mail, domain by
+ * domain (starting after the domain last served, so every domain gets its
+ * turn), skipping domains on hold. take (may be NULL: no limit) says how
+ * many of want rows for domain may go now, and counts them as gone. */
+typedef struct store_quota {
+	int (*take)(const char *domain, int want, void *arg);
+	void *arg;
+	char after[ADDR_DOMAIN_MAX + 1];   /* the domain served last, in/out */
+	bool limited;                      /* out: bulk mail was due but held back */
+} store_quota;
+
 int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int max,
-		       int *n_out);
+		       store_quota *q, int *n_out);
 
 /* store_outbox_result - record the outcome of a claimed row, in its own
  * transaction: state sent, deferred, failed, cancelled or queued (released
@@ -251,12 +275,26 @@ int store_outbox_result(store *st, int64_t id, const char *state, const char *re
 			int64_t next_attempt, int64_t done, const char *message,
 			size_t message_len);
 
+/* store_outbox_rendered - a lazily rendered row, as it is about to be
+ * sent: the address it goes to and the SHA-256 of its bytes. */
+int store_outbox_rendered(store *st, int64_t id, const char *rcpt, const char *sha256);
+
 /* store_outbox_reclaim_sending - every row in "sending" back to "queued"
  * (only with the instance lock held: nobody else can be sending). */
 int store_outbox_reclaim_sending(store *st, int *n_out);
 
-/* store_outbox_next_due - earliest time a row becomes due (0: none). */
-int store_outbox_next_due(store *st, int64_t *out);
+/* store_outbox_next_due - earliest time a row becomes due (0: none),
+ * bulk mail of a domain on hold counting from the end of the hold. */
+int store_outbox_next_due(store *st, int64_t now, int64_t *out);
+
+/* store_domain_hold - bulk mail to domain waits: for 60 s after a first
+ * 4xx, doubling while the domain keeps refusing, at most an hour. The
+ * domain's due bulk mail is deferred to the end of the hold. *until_out
+ * (may be NULL): when it ends. */
+int store_domain_hold(store *st, const char *domain, int64_t now, const char *response,
+		      int64_t *until_out);
+/* store_domain_release - a domain took mail again: its hold is forgotten. */
+int store_domain_release(store *st, const char *domain);
 
 typedef struct outbox_listing {
 	int64_t id, created, next_attempt, done;
@@ -333,5 +371,101 @@ int store_accounts_by_email(store *st, const char *email, int64_t *out, int max,
  * UIDVALIDITY and last processed UID of an IMAP mailbox. */
 int store_imap_state(store *st, const char *mailbox, uint32_t *uidvalidity_io,
 		     uint32_t *last_uid_io, bool set);
+
+/* ---- policy versions: immutable once published ---- */
+
+#define POLICY_VERSION_MAX 32
+
+typedef struct policy_row {
+	char version[POLICY_VERSION_MAX + 1];
+	int64_t effective, published;
+	bool material;
+} policy_row;
+
+/* store_policy_insert - STORE_EXISTS when the version is published. Its
+ * texts and affected purposes follow in the same transaction. */
+int store_policy_insert(store *st, const policy_row *p);
+int store_policy_text_insert(store *st, const char *version, const char *lang,
+			     const char *summary, const char *sha256);
+int store_policy_affects_insert(store *st, const char *version, const char *purpose);
+int store_policy_get(store *st, const char *version, policy_row *out);
+
+/* store_policy_text - the summary of version in lang (malloc'd) and its
+ * SHA-256; STORE_NOTFOUND when there is none in that language. */
+int store_policy_text(store *st, const char *version, const char *lang, char **summary_out,
+		      char sha_out[SHA256_HEX]);
+
+/* store_policy_list - every version by effective date; langs and affects
+ * are comma-separated lists ("" when none). */
+typedef int (*store_policy_fn)(const policy_row *p, const char *langs, const char *affects,
+			       void *arg);
+int store_policy_list(store *st, store_policy_fn fn, void *arg);
+
+/* store_policy_affects_each - the purposes version affects. */
+int store_policy_affects_each(store *st, const char *version,
+			      int (*fn)(const char *purpose, void *arg), void *arg);
+
+/* store_policy_in_force - the version in force at time at: the newest
+ * effective on or before it ("" when none). */
+int store_policy_in_force(store *st, int64_t at, char out[POLICY_VERSION_MAX + 1]);
+
+/* store_grant_stale - whether the current grant of (acct, purpose) was
+ * asked for before a version that affects purpose was published, and that
+ * version is in force at now: then it no longer counts. version_out gets
+ * that version, or "" when the grant still counts. */
+int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
+		      char version_out[POLICY_VERSION_MAX + 1]);
+
+/* store_grant_asked - when the request the current grant answered was
+ * made (0 when there is no grant). */
+int store_grant_asked(store *st, int64_t acct, const char *purpose, int64_t *out);
+
+/* ---- broadcasts ---- */
+
+typedef struct campaign_row {
+	int64_t id, started, cursor, accounts, queued, requests, finished, updated;
+	char kind[16];                      /* policy | request */
+	char name[PURPOSE_NAME_MAX + 1];    /* version or purpose */
+} campaign_row;
+
+/* store_campaign_insert - sets c->id. STORE_EXISTS when kind policy and the
+ * version has a broadcast already. */
+int store_campaign_insert(store *st, campaign_row *c);
+/* store_campaign_find - the newest broadcast of kind and name. */
+int store_campaign_find(store *st, const char *kind, const char *name, campaign_row *out);
+int store_campaign_get(store *st, int64_t id, campaign_row *out);
+/* store_campaign_progress - cursor moved, counts added, finished (0: not). */
+int store_campaign_progress(store *st, int64_t id, int64_t cursor, int64_t accounts,
+			    int64_t queued, int64_t requests, int64_t finished);
+/* store_campaign_unfinished - the oldest broadcast still queueing. */
+int store_campaign_unfinished(store *st, campaign_row *out);
+
+/* store_accounts_after - up to max keys of accounts not erased, greater
+ * than after, in key order. */
+int store_accounts_after(store *st, int64_t after, int64_t *keys_out, int max, int *n_out);
+int store_accounts_count(store *st, int64_t *out);
+
+/* store_accounts_by_lang - (lang or dflt, count) of accounts not erased. */
+int store_accounts_by_lang(store *st, const char *dflt,
+			   int (*fn)(const char *lang, int64_t n, void *arg), void *arg);
+/* store_accounts_failing_each - accounts whose address bounced. */
+int store_accounts_failing_each(store *st, int (*fn)(const account *a, void *arg), void *arg);
+
+typedef struct campaign_counts {
+	int64_t queued, sending, sent, deferred, failed, cancelled;
+	int64_t sent_since;                 /* sent at or after 'since' */
+	int64_t first_done, last_done;
+} campaign_counts;
+int store_campaign_counts(store *st, int64_t id, int64_t since, campaign_counts *out);
+
+typedef struct campaign_mail {
+	int64_t id, done, next_attempt;
+	int attempts;
+	const char *account, *kind, *state, *rcpt, *response, *sha256;
+} campaign_mail;
+/* store_campaign_mail_each - the broadcast's mails by id: every one, or
+ * only those not delivered (failed, or still waiting). */
+int store_campaign_mail_each(store *st, int64_t id, bool undelivered_only,
+			     int (*fn)(const campaign_mail *m, void *arg), void *arg);
 
 #endif

@@ -399,7 +399,7 @@ static int cmd_granted(ctl *c, int argc, char **argv)
 		json_decref(p);
 		fputs(", \"accounts\": [", stdout);
 	}
-	rc = store_granted_each(c->st, pos[0], print_id, &g);
+	rc = store_granted_each(c->st, pos[0], text_now(), print_id, &g);
 	if (rc < 0)
 		return store_error(c, rc, NULL);
 	if (rc > 0)

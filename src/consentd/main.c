@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "consentd/broadcast.h"
 #include "consentd/config.h"
 #include "consentd/consent.h"
 #include "consentd/imap_in.h"
@@ -50,6 +51,14 @@
 #define IMAP_BATCH 200          /* messages fetched per UID FETCH */
 #define IMAP_BACKOFF_MIN 5      /* seconds before reconnecting, doubling */
 #define IMAP_BACKOFF_MAX 300
+
+#define BROADCAST_STALL 30     /* a broadcast not queued further for this long
+				 * (its consentctl died) is finished by consentd */
+#define BROADCAST_PASS (10 * BROADCAST_CHUNK)   /* accounts queued per pass */
+
+/* The pace of bulk mail, kept across passes. */
+static outbox_pacer pacer;
+static int64_t wake_ms;         /* bulk mail may go on in this many ms */
 
 /* The IMAP session survives between passes (and IDLEs between them). */
 static imap_in *imap;
@@ -290,6 +299,34 @@ static int imap_duty(store *st, const config *cfg, const template_set *ts, bool 
 	return ctx.failed ? -1 : 0;
 }
 
+/* broadcast_duty - go on queueing a broadcast whose consentctl stopped
+ * (killed, machine restarted) part-way: a pass's worth at a time. */
+static int broadcast_duty(store *st, const config *cfg, const template_set *ts, bool once)
+{
+	campaign_row c;
+	char err[512];
+	int rc;
+
+	rc = store_campaign_unfinished(st, &c);
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc) {
+		logmsg(LOG_ERR, "broadcast: %s", store_errmsg(st));
+		return -1;
+	}
+	if (!once && text_now() - c.updated < BROADCAST_STALL)
+		return 0;   /* consentctl is at it */
+	if (broadcast_queue(st, cfg, ts, &c, once ? 0 : BROADCAST_PASS, NULL, NULL, err,
+			    sizeof(err))) {
+		logmsg(LOG_ERR, "broadcast #%" PRId64 " (%s %s): %s", c.id, c.kind, c.name, err);
+		return -1;
+	}
+	logmsg(LOG_INFO, "broadcast #%" PRId64 " (%s %s): queueing %s: %" PRId64 " accounts, "
+	       "%" PRId64 " mails", c.id, c.kind, c.name, c.finished ? "finished" : "goes on",
+	       c.accounts, c.queued);
+	return 0;
+}
+
 /* duties - one full pass; 0, or -1 after a store failure (logged). */
 static int duties(store *st, const config *cfg, const template_set *ts, bool once)
 {
@@ -312,10 +349,17 @@ static int duties(store *st, const config *cfg, const template_set *ts, bool onc
 	/* Inbound first: receipts it queues go out in this same pass. */
 	if (imap_duty(st, cfg, ts, once))
 		rc = -1;
-	if (outbox_run(st, cfg, stop_requested, log_mail, NULL, &stats, err, sizeof(err))) {
+	if (broadcast_duty(st, cfg, ts, once))
+		rc = -1;
+	/* A long broadcast is sent a slice at a time, so replies are still
+	 * judged while it runs; --once sends everything due. */
+	pacer.slice_seconds = once ? 0 : POLL_SECONDS;
+	if (outbox_run(st, cfg, ts, &pacer, stop_requested, log_mail, NULL, &stats, err,
+		       sizeof(err))) {
 		logmsg(LOG_ERR, "outbox: %s", err);
 		return -1;
 	}
+	wake_ms = stats.wake_ms;
 	if (err[0])
 		logmsg(LOG_WARNING, "smtp %s:%d: %s", cfg->smtp_host, cfg->smtp_port, err);
 	return rc;
@@ -332,8 +376,14 @@ static void nap(store *st, const config *cfg, const sigset_t *waitmask)
 	char err[512];
 	int r;
 
-	if (store_outbox_next_due(st, &due) == STORE_OK && due > now && due - now < POLL_SECONDS)
+	if (store_outbox_next_due(st, now, &due) == STORE_OK && due > now && due - now < POLL_SECONDS)
 		ts.tv_sec = due - now;
+	if (wake_ms > 0 && wake_ms < (int64_t)ts.tv_sec * 1000) {
+		/* Bulk mail held back by the rates goes on in wake_ms. */
+		ts.tv_sec = wake_ms / 1000;
+		ts.tv_nsec = (wake_ms % 1000) * 1000000;
+	}
+	wake_ms = 0;
 	if (stop || reload)
 		return;
 	if (!imap || !imap_in_has_idle(imap)) {
@@ -483,6 +533,7 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	imap_close();
+	outbox_pacer_free(&pacer);
 	store_close(st);
 	template_set_free(ts);
 	config_free(cfg);

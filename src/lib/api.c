@@ -80,7 +80,7 @@ int consentd_granted(consentd_handle *h, const char *purpose,
 		snprintf(h->err, sizeof(h->err), "unknown purpose '%s'", purpose);
 		return -1;
 	}
-	rc = store_granted_each(h->st, purpose, fn, arg);
+	rc = store_granted_each(h->st, purpose, text_now(), fn, arg);
 	if (rc < 0) {
 		snprintf(h->err, sizeof(h->err), "%s", store_errmsg(h->st));
 		return -1;

@@ -119,6 +119,7 @@ int consent_expire_due(store *st, int64_t acct, int64_t now, int *n_out,
 int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
 		  char state_out[16])
 {
+	char version[POLICY_VERSION_MAX + 1];
 	request_row req;
 	int64_t seq;
 	int rc = store_consent_get(st, acct, purpose, state_out, &seq);
@@ -133,6 +134,19 @@ int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
 			snprintf(state_out, 16, STATE_EXPIRED);
 		else if (rc != STORE_OK && rc != STORE_NOTFOUND)
 			return rc;
+	} else if (!strcmp(state_out, STATE_GRANTED)) {
+		/* Asked before a policy version that changes this purpose came
+		 * into force: no longer granted. Pending while the fresh request
+		 * runs, expired when there is none. */
+		if ((rc = store_grant_stale(st, acct, purpose, now, version)))
+			return rc;
+		if (version[0]) {
+			rc = store_request_open(st, acct, purpose, &req);
+			if (rc != STORE_OK && rc != STORE_NOTFOUND)
+				return rc;
+			snprintf(state_out, 16, rc == STORE_OK && req.expires > now
+				 ? STATE_PENDING : STATE_EXPIRED);
+		}
 	}
 	return STORE_OK;
 }
@@ -140,11 +154,13 @@ int consent_state(store *st, int64_t acct, const char *purpose, int64_t now,
 /* queue_mail - put a rendered mail for account a into the outbox, inside
  * the caller's transaction. */
 static int queue_mail(store *st, const char *kind, const account *a, const char *purpose,
-		      int64_t request, const char *token, const outmail *mail, int64_t *id_out)
+		      int64_t request, const char *token, const outmail *mail, int64_t campaign,
+		      int64_t *id_out)
 {
 	outbox_new ob;
 
 	memset(&ob, 0, sizeof(ob));
+	ob.campaign = campaign;
 	ob.kind = kind;
 	ob.acct = a->key;
 	ob.request = request;
@@ -167,7 +183,7 @@ int consent_tx_receipt(store *st, const config *cfg, const template_set *ts,
 
 	if (outmail_receipt(cfg, ts, id, a, pu, decision_time, &mail, err, errlen))
 		return STORE_ERR;
-	rc = queue_mail(st, template_name(id), a, pu->name, 0, NULL, &mail, NULL);
+	rc = queue_mail(st, template_name(id), a, pu->name, 0, NULL, &mail, 0, NULL);
 	outmail_clear(&mail);
 	return rc;
 }
@@ -182,7 +198,7 @@ int consent_tx_unclear(store *st, const config *cfg, const template_set *ts,
 	if (outmail_unclear(cfg, ts, a, pu, token, req->expires, &mail, err, errlen))
 		return STORE_ERR;
 	rc = queue_mail(st, template_name(TPL_UNCLEAR), a, pu->name, req->id, token, &mail,
-			NULL);
+			0, NULL);
 	outmail_clear(&mail);
 	return rc;
 }
@@ -203,7 +219,16 @@ int consent_tx_request(store *st, const config *cfg, const template_set *ts,
 		       const account *a, const config_purpose *pu, bool resend,
 		       consent_request_info *out, char *err, size_t errlen)
 {
-	char token[TOKEN_SIZE] = "", state[16];
+	consent_ask ask = { resend, false, 0 };
+
+	return consent_tx_ask(st, cfg, ts, a, pu, &ask, out, err, errlen);
+}
+
+int consent_tx_ask(store *st, const config *cfg, const template_set *ts,
+		   const account *a, const config_purpose *pu, const consent_ask *ask,
+		   consent_request_info *out, char *err, size_t errlen)
+{
+	char token[TOKEN_SIZE] = "", state[16], stale[POLICY_VERSION_MAX + 1];
 	outmail mail = { 0 };
 	request_row req, old;
 	event_row ev;
@@ -213,14 +238,19 @@ int consent_tx_request(store *st, const config *cfg, const template_set *ts,
 	rc = store_consent_get(st, a->key, pu->name, state, &seq);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		goto cleanup;
-	if (!strcmp(state, STATE_GRANTED)) {
-		snprintf(err, errlen, "consent of '%s' for '%s' is already granted", a->id,
-			 pu->name);
-		rc = STORE_EXISTS;
-		goto cleanup;
+	if (!strcmp(state, STATE_GRANTED) && !ask->reask) {
+		/* A grant a policy version in force made stale may be asked anew. */
+		if ((rc = store_grant_stale(st, a->key, pu->name, text_now(), stale)))
+			goto cleanup;
+		if (!stale[0]) {
+			snprintf(err, errlen, "consent of '%s' for '%s' is already granted",
+				 a->id, pu->name);
+			rc = STORE_EXISTS;
+			goto cleanup;
+		}
 	}
-	if (!strcmp(state, STATE_PENDING)) {
-		if (!resend) {
+	if (!strcmp(state, STATE_PENDING) || !strcmp(state, STATE_GRANTED)) {
+		if (!ask->resend && !strcmp(state, STATE_PENDING)) {
 			snprintf(err, errlen, "a request to '%s' for '%s' is already pending; "
 				 "use --resend to send a new one", a->id, pu->name);
 			rc = STORE_EXISTS;
@@ -248,7 +278,8 @@ int consent_tx_request(store *st, const config *cfg, const template_set *ts,
 		rc = STORE_ERR;
 		goto cleanup;
 	}
-	if ((rc = queue_mail(st, "request", a, pu->name, req.id, token, &mail, &out->outbox)))
+	if ((rc = queue_mail(st, "request", a, pu->name, req.id, token, &mail, ask->campaign,
+			     &out->outbox)))
 		goto cleanup;
 	event_init(&ev, a, pu->name, EV_REQUEST, CHANNEL_STAFF);
 	ev.at = req.created;

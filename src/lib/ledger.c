@@ -46,6 +46,13 @@ static const struct transition transitions[] = {
 	{ STATE_PENDING, EV_REVOKE, STATE_DECLINED },     /* withdrawn before granted */
 	{ STATE_GRANTED, EV_REVOKE, STATE_REVOKED },
 	{ STATE_PENDING, EV_EXPIRE, STATE_EXPIRED },
+	/* A policy version that changes the purpose asks a granted account
+	 * again (consent_tx_request, reask): the grant stands until that
+	 * version is in force; the new answer replaces it. */
+	{ STATE_GRANTED, EV_REQUEST, STATE_GRANTED },
+	{ STATE_GRANTED, EV_GRANT, STATE_GRANTED },
+	{ STATE_GRANTED, EV_DECLINE, STATE_DECLINED },
+	{ STATE_GRANTED, EV_EXPIRE, STATE_GRANTED },
 	{ "*", EV_ERASE, STATE_NONE },
 };
 
@@ -154,6 +161,9 @@ int ledger_append(store *st, event_row *ev, const account *caller)
 		goto cleanup;
 	if (ev->request < 0)
 		ev->request = 0;   /* stored as NULL, hashed as 0 */
+	/* The policy version in force when it happened (evidence). */
+	if (!ev->policy[0] && (rc = store_policy_in_force(st, ev->at, ev->policy)))
+		goto cleanup;
 	if ((rc = store_head(st, &seq, ev->prev)))
 		goto cleanup;
 	ev->seq = seq + 1;

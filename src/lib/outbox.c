@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "consentd/outbox.h"
+#include "consentd/broadcast.h"
 #include "consentd/digest.h"
 #include "consentd/outmail.h"
 #include "consentd/smtp_out.h"
@@ -20,6 +22,7 @@
 
 typedef struct run_ctx {
 	store *st;
+	outbox_pacer *pacer;
 	outbox_item *items;
 	outbox_log_fn log;
 	void *arg;
@@ -28,6 +31,150 @@ typedef struct run_ctx {
 	int store_rc;             /* first store failure */
 	char store_err[256];
 } run_ctx;
+
+/* ---- the pace of bulk mail ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void outbox_pacer_free(outbox_pacer *p)
+{
+	if (!p)
+		return;
+	free(p->dom);
+	p->dom = NULL;
+	p->ndom = 0;
+}
+
+static unsigned long hash_name(const char *s)
+{
+	unsigned long h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+/* pacer_find - the domain's slot (created full); never NULL. */
+static pacer_domain *pacer_find(outbox_pacer *p, const char *name, double burst, int64_t t)
+{
+	unsigned long i;
+	pacer_domain *d;
+
+	if (!p->dom)
+		p->dom = xcalloc(PACER_DOMAINS_MAX, sizeof(*p->dom));
+	for (i = hash_name(name) % PACER_DOMAINS_MAX;; i = (i + 1) % PACER_DOMAINS_MAX) {
+		d = &p->dom[i];
+		if (!d->name[0])
+			break;
+		if (!strcmp(d->name, name))
+			return d;
+	}
+	if (p->ndom >= PACER_DOMAINS_MAX * 3 / 4) {
+		/* Full: forget them all (each starts with a full bucket again). */
+		memset(p->dom, 0, PACER_DOMAINS_MAX * sizeof(*p->dom));
+		p->ndom = 0;
+		return pacer_find(p, name, burst, t);
+	}
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->tokens = burst;
+	d->factor = 1;
+	d->last_ms = t;
+	p->ndom++;
+	return d;
+}
+
+/* refill - a bucket of rate per second holding at most one second's worth
+ * (and at least one message). */
+static void refill(double *tokens, int64_t *last_ms, double rate, int64_t t)
+{
+	double burst = rate > 1 ? rate : 1;
+
+	*tokens += (double)(t - *last_ms) * rate / 1000.0;
+	if (*tokens > burst)
+		*tokens = burst;
+	*last_ms = t;
+}
+
+/* wait_ms - how long until a bucket holds one message again. */
+static int64_t wait_ms(double tokens, double rate)
+{
+	double w = (1.0 - tokens) * 1000.0 / rate;
+
+	return w < 1 ? 1 : (int64_t)w + 1;
+}
+
+/* pacer_take - store_quota's take: how many of want may go to domain now. */
+static int pacer_take(const char *domain, int want, void *arg)
+{
+	outbox_pacer *p = arg;
+	double rate = p->cfg->broadcast_rate, drate = p->cfg->broadcast_domain_rate;
+	int64_t t = now_ms(), w;
+	pacer_domain *d = NULL;
+	int n = want;
+
+	if (rate > 0) {
+		if (!p->last_ms) {
+			p->last_ms = t;
+			p->tokens = rate > 1 ? rate : 1;
+		}
+		refill(&p->tokens, &p->last_ms, rate, t);
+		if (n > (int)p->tokens)
+			n = (int)p->tokens;
+	}
+	if (drate > 0) {
+		d = pacer_find(p, domain, drate > 1 ? drate : 1, t);
+		drate *= d->factor;
+		refill(&d->tokens, &d->last_ms, drate, t);
+		if (n > (int)d->tokens)
+			n = (int)d->tokens;
+	}
+	if (n < 0)
+		n = 0;
+	if (rate > 0)
+		p->tokens -= n;
+	if (d)
+		d->tokens -= n;
+	if (n < want) {
+		w = rate > 0 && p->tokens < 1 ? wait_ms(p->tokens, rate) : 0;
+		if (d && d->tokens < 1 && wait_ms(d->tokens, drate) > w)
+			w = wait_ms(d->tokens, drate);
+		if (w > 0 && (!p->wake_ms || w < p->wake_ms))
+			p->wake_ms = w;
+	}
+	return n;
+}
+
+/* pacer_refused - the domain answered 4xx: halve its rate. */
+static void pacer_refused(outbox_pacer *p, const char *domain)
+{
+	pacer_domain *d = pacer_find(p, domain, 1, now_ms());
+
+	d->held = true;
+	d->factor = d->factor / 2 < 1.0 / 16 ? 1.0 / 16 : d->factor / 2;
+	d->tokens = 0;
+}
+
+/* pacer_took - the domain took a message: recover its rate; true when we
+ * had put it on hold (the hold can go). */
+static bool pacer_took(outbox_pacer *p, const char *domain)
+{
+	pacer_domain *d;
+	bool held;
+
+	if (!p->dom)
+		return false;
+	d = pacer_find(p, domain, 1, now_ms());
+	held = d->held;
+	d->held = false;
+	d->factor = d->factor * 1.25 > 1 ? 1 : d->factor * 1.25;
+	return held;
+}
 
 int64_t outbox_backoff(int attempts)
 {
@@ -81,6 +228,8 @@ static void job_done(smtp_job *job, void *arg)
 	case SMTP_JOB_SENT:
 		r->progress++;
 		r->stats->sent++;
+		if (it->campaign && it->domain[0] && pacer_took(r->pacer, it->domain))
+			store_domain_release(r->st, it->domain);
 		record(r, it, "sent", job->response, 0);
 		return;
 	case SMTP_JOB_FAILED:
@@ -110,6 +259,17 @@ static void job_done(smtp_job *job, void *arg)
 		return;
 	}
 	r->stats->deferred++;
+	if (it->campaign && it->domain[0] && job->status == SMTP_JOB_DEFERRED) {
+		/* Bulk mail refused for now: that domain waits, the others go on. */
+		int64_t until = 0;
+
+		pacer_refused(r->pacer, it->domain);
+		if (store_domain_hold(r->st, it->domain, now, job->response, &until) == STORE_OK &&
+		    until > now) {
+			record(r, it, "deferred", job->response, until);
+			return;
+		}
+	}
 	record(r, it, "deferred", job->response, now + outbox_backoff(it->attempts));
 }
 
@@ -118,16 +278,65 @@ int outbox_reclaim(store *st, int *n_out)
 	return store_outbox_reclaim_sending(st, n_out);
 }
 
-int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn log,
-	       void *arg, outbox_stats *out, char *err, size_t errlen)
+/* render_notice - a broadcast's announcement, rendered now for the
+ * account as it is now. 0, or -1 with why (the row is then cancelled). */
+static int render_notice(store *st, const config *cfg, const template_set *ts,
+			 outbox_item *it, char *why, size_t whylen)
+{
+	campaign_row c;
+	outmail m;
+	account a;
+	int rc;
+
+	rc = store_account_get_key(st, it->acct, &a);
+	digest_wipe(a.hkey, sizeof(a.hkey));
+	if (rc == STORE_NOTFOUND || (rc == STORE_OK && !a.id[0])) {
+		snprintf(why, whylen, "not sent: the account was erased");
+		return -1;
+	}
+	if (rc || (rc = store_campaign_get(st, it->campaign, &c))) {
+		snprintf(why, whylen, "not sent: %s", store_errmsg(st));
+		return -1;
+	}
+	if (!ts || policy_render(st, cfg, ts, c.name, &a, &m, why, whylen)) {
+		if (!ts)
+			snprintf(why, whylen, "not sent: no templates loaded");
+		return -1;
+	}
+	free(it->message);
+	free(it->rcpt);
+	it->message = m.message;
+	it->message_len = m.len;
+	it->rcpt = xstrdup(m.rcpt);
+	snprintf(it->sha256, sizeof(it->sha256), "%s", m.sha256);
+	m.message = NULL;
+	outmail_clear(&m);
+	if (store_outbox_rendered(st, it->id, it->rcpt, it->sha256)) {
+		snprintf(why, whylen, "not sent: %s", store_errmsg(st));
+		return -1;
+	}
+	return 0;
+}
+
+int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pacer *pacer,
+	       int (*stop)(void), outbox_log_fn log, void *arg, outbox_stats *out, char *err,
+	       size_t errlen)
 {
 	outbox_item items[OUTBOX_BATCH];
 	smtp_job jobs[OUTBOX_BATCH];
-	char session_err[SMTP_RESPONSE_MAX];
+	char session_err[SMTP_RESPONSE_MAX], why[SMTP_RESPONSE_MAX + 64];
+	outbox_pacer own = { 0 };
+	int64_t started = text_now();
+	struct timespec pause;
 	run_ctx r;
 	size_t nj;
 	int n, i, rc = STORE_OK;
 
+	if (!pacer)
+		pacer = &own;
+	pacer->cfg = cfg;
+	pacer->quota.take = pacer_take;
+	pacer->quota.arg = pacer;
 	memset(out, 0, sizeof(*out));
 	memset(items, 0, sizeof(items));
 	err[0] = '\0';
@@ -139,21 +348,41 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 		return rc;
 	}
 	while (!(stop && stop())) {
-		if ((rc = store_outbox_claim(st, text_now(), OUTBOX_LEASE, items, OUTBOX_BATCH, &n))) {
+		pacer->wake_ms = 0;
+		if ((rc = store_outbox_claim(st, text_now(), OUTBOX_LEASE, items, OUTBOX_BATCH,
+					     &pacer->quota, &n))) {
 			snprintf(err, errlen, "%s", store_errmsg(st));
 			break;
+		}
+		if (n == 0 && pacer->quota.limited && pacer->wake_ms > 0) {
+			/* Held back by the rates only: wait here when nothing else
+			 * needs the time, else let the caller nap. */
+			if (pacer->slice_seconds > 0) {
+				out->wake_ms = pacer->wake_ms;
+				break;
+			}
+			pause.tv_sec = pacer->wake_ms / 1000;
+			pause.tv_nsec = (pacer->wake_ms % 1000) * 1000000;
+			nanosleep(&pause, NULL);
+			continue;
 		}
 		if (n == 0)
 			break;
 		memset(jobs, 0, sizeof(jobs));
 		memset(&r, 0, sizeof(r));
 		r.st = st;
+		r.pacer = pacer;
 		r.items = items;
 		r.log = log;
 		r.arg = arg;
 		r.stats = out;
 		for (i = 0, nj = 0; i < n; i++) {
-			if (items[i].address_changed) {
+			if (items[i].lazy) {
+				if (render_notice(st, cfg, ts, &items[i], why, sizeof(why))) {
+					record(&r, &items[i], "cancelled", why, 0);
+					continue;
+				}
+			} else if (items[i].address_changed) {
 				record(&r, &items[i], "cancelled", "not sent: the account's primary "
 				       "address changed after this mail was queued", 0);
 				continue;
@@ -201,7 +430,12 @@ int outbox_run(store *st, const config *cfg, int (*stop)(void), outbox_log_fn lo
 		}
 		if (nj && r.progress == 0)
 			break;   /* unreachable or refusing everything: wait for backoff */
+		if (pacer->slice_seconds > 0 && text_now() - started >= pacer->slice_seconds) {
+			out->wake_ms = 1;   /* more is due: the other duties first */
+			break;
+		}
 	}
+	outbox_pacer_free(&own);
 	for (i = 0; i < OUTBOX_BATCH; i++)
 		outbox_item_clear(&items[i]);
 	if (store_sync_full(st, true) && !rc) {

@@ -32,6 +32,12 @@ static void when(int64_t t, const char *lang, char *out, size_t outlen)
 		 &tm);
 }
 
+void outmail_envelope_sender(const config *cfg, char out[ADDR_MAX + 1])
+{
+	snprintf(out, ADDR_MAX + 1, "%s%sbounce@%s", cfg->reply_local, cfg->delimiter,
+		 cfg->reply_domain);
+}
+
 void outmail_withdraw_address(const config *cfg, const char *purpose, char out[ADDR_MAX + 1])
 {
 	snprintf(out, ADDR_MAX + 1, "%s%swithdraw-%s@%s", cfg->reply_local, cfg->delimiter,
@@ -84,8 +90,7 @@ static int compose(const config *cfg, const template_set *ts, const account *a,
 	if (render(cfg, ts, a, c, &out->message, &out->len, err, errlen))
 		return -1;
 	digest_sha256_hex(out->message, out->len, out->sha256);
-	snprintf(out->sender, sizeof(out->sender), "%s%sbounce@%s", cfg->reply_local,
-		 cfg->delimiter, cfg->reply_domain);
+	outmail_envelope_sender(cfg, out->sender);
 	snprintf(out->rcpt, sizeof(out->rcpt), "%s", a->email);
 	return 0;
 }
@@ -249,6 +254,43 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 	outmail_withdraw_address(cfg, p->name, withdraw);
 	unsubscribe_uri(cfg, p->name, lang, unsub, sizeof(unsub));
 	when(decision_time, lang, t, sizeof(t));
+	return compose(cfg, ts, a, &c, out, err, errlen);
+}
+
+int outmail_policy(const config *cfg, const template_set *ts, const account *a,
+		   const char *version, int64_t effective, const char *summary,
+		   outmail *out, char *err, size_t errlen)
+{
+	const char *lang = lang_of(cfg, a);
+	char msgid[ADDR_MAX + 16], reply[ADDR_MAX + 1], eff[64];
+	unsigned char rnd[12];
+	char rndhex[sizeof(rnd) * 2 + 1];
+	const tpl_var vars[] = {
+		{ "service_name", cfg->service_name },
+		{ "service_address", cfg->service_address },
+		{ "controller", cfg->controller },
+		{ "account_name", a->name[0] ? a->name : a->email },
+		{ "account_email", a->email },
+		{ "policy_version", version },
+		{ "effective_date", eff },
+		{ "policy_summary", summary },
+	};
+	/* A legal notice: no List-Unsubscribe (there is nothing to leave);
+	 * replies reach the consent mailbox, where a withdrawal is honoured. */
+	compose_args c = { TPL_POLICY_CHANGE, lang, vars, sizeof(vars) / sizeof(vars[0]),
+			   msgid, reply, NULL, NULL, text_now() };
+	time_t tt = (time_t)effective;
+	struct tm tm;
+
+	if (digest_random(rnd, sizeof(rnd))) {
+		snprintf(err, errlen, "no random bytes for a Message-ID");
+		return -1;
+	}
+	text_hex(rnd, sizeof(rnd), rndhex);
+	snprintf(msgid, sizeof(msgid), "policy.%s@%s", rndhex, cfg->reply_domain);
+	snprintf(reply, sizeof(reply), "%s@%s", cfg->reply_local, cfg->reply_domain);
+	gmtime_r(&tt, &tm);
+	strftime(eff, sizeof(eff), strcmp(lang, "de") ? "%Y-%m-%d" : "%d.%m.%Y", &tm);
 	return compose(cfg, ts, a, &c, out, err, errlen);
 }
 

@@ -141,6 +141,63 @@ static const char *const migrations[] = {
 	"CREATE INDEX outbox_request ON outbox(request) WHERE state IN ('queued', 'deferred');"
 	"CREATE TABLE imap_state ("
 	"  mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
+	/* 4: policy versions, broadcasts and their throttled sending */
+	"CREATE TABLE policy ("
+	"  version TEXT PRIMARY KEY,"
+	"  effective INTEGER NOT NULL,"      /* in force from (UTC seconds) */
+	"  published INTEGER NOT NULL,"
+	"  material INTEGER NOT NULL);"
+	"CREATE INDEX policy_effective ON policy(effective, published);"
+	"CREATE TABLE policy_text ("          /* the summary of changes per language */
+	"  version TEXT NOT NULL REFERENCES policy(version),"
+	"  lang TEXT NOT NULL, summary TEXT NOT NULL, sha256 TEXT NOT NULL,"
+	"  PRIMARY KEY (version, lang));"
+	"CREATE TABLE policy_affects ("       /* consents to purpose must be given anew */
+	"  version TEXT NOT NULL REFERENCES policy(version),"
+	"  purpose TEXT NOT NULL, PRIMARY KEY (purpose, version));"
+	"CREATE TRIGGER policy_immutable_u BEFORE UPDATE ON policy"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE TRIGGER policy_immutable_d BEFORE DELETE ON policy"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE TRIGGER policy_text_immutable_u BEFORE UPDATE ON policy_text"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE TRIGGER policy_text_immutable_d BEFORE DELETE ON policy_text"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE TRIGGER policy_affects_immutable_u BEFORE UPDATE ON policy_affects"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE TRIGGER policy_affects_immutable_d BEFORE DELETE ON policy_affects"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	/* A broadcast (a policy announcement, or request --all): accounts are
+	 * queued in key order; cursor is the last key handled, moved in the
+	 * same transaction as the mail it queued. */
+	"CREATE TABLE campaign ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"              /* policy | request */
+	"  name TEXT NOT NULL,"              /* the policy version, or the purpose */
+	"  started INTEGER NOT NULL,"
+	"  cursor INTEGER NOT NULL DEFAULT 0,"
+	"  accounts INTEGER NOT NULL DEFAULT 0,"   /* accounts handled */
+	"  queued INTEGER NOT NULL DEFAULT 0,"     /* mails queued */
+	"  requests INTEGER NOT NULL DEFAULT 0,"   /* consent requests among them */
+	"  updated INTEGER NOT NULL,"        /* last progress */
+	"  finished INTEGER);"               /* queueing done */
+	"CREATE UNIQUE INDEX campaign_policy ON campaign(name) WHERE kind = 'policy';"
+	"ALTER TABLE outbox ADD COLUMN campaign INTEGER REFERENCES campaign(id);"
+	"ALTER TABLE outbox ADD COLUMN domain TEXT;"   /* of rcpt, lower case */
+	"UPDATE outbox SET domain = lower(substr(rcpt, instr(rcpt, '@') + 1));"
+	/* exactly once per (broadcast, account, kind of mail), by the store */
+	"CREATE UNIQUE INDEX outbox_once ON outbox(campaign, acct, kind) WHERE campaign IS NOT NULL;"
+	"CREATE INDEX outbox_campaign ON outbox(campaign, state, done) WHERE campaign IS NOT NULL;"
+	/* single mail (receipts, requests) before bulk mail; bulk by domain */
+	"DROP INDEX outbox_due;"
+	"CREATE INDEX outbox_due ON outbox(id)"
+	"  WHERE state IN ('queued', 'deferred') AND campaign IS NULL;"
+	"CREATE INDEX outbox_bulk ON outbox(domain, next_attempt, id)"
+	"  WHERE state IN ('queued', 'deferred') AND campaign IS NOT NULL;"
+	/* a domain that answered 4xx to bulk mail waits until 'until' */
+	"CREATE TABLE domain_hold ("
+	"  domain TEXT PRIMARY KEY, until INTEGER NOT NULL, backoff INTEGER NOT NULL,"
+	"  response TEXT);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -163,6 +220,14 @@ enum stmt_id {
 	S_INBOX_DUP, S_INBOX_INSERT, S_INBOX_RAW, S_INBOX_LIST_ALL, S_INBOX_LIST_REVIEW,
 	S_INBOX_ERASE, S_INBOX_RAW_ERASE, S_INBOX_ACCT, S_REQUEST_NUDGED, S_REQUEST_RENEWED,
 	S_ACCOUNT_FAILING, S_ACCOUNTS_BY_EMAIL, S_IMAP_GET, S_IMAP_SET,
+	S_OUTBOX_NOTICE, S_OUTBOX_RENDERED, S_BULK_NEXT_DOMAIN, S_BULK_DUE, S_BULK_DOMAIN_MIN,
+	S_DOMAIN_HELD, S_DOMAIN_HOLD, S_DOMAIN_RELEASE,
+	S_POLICY_INSERT, S_POLICY_TEXT_INSERT, S_POLICY_AFFECTS_INSERT, S_POLICY_GET,
+	S_POLICY_TEXT, S_POLICY_LIST, S_POLICY_AFFECTS_EACH, S_POLICY_IN_FORCE,
+	S_POLICY_AFFECTING, S_GRANT_ASKED,
+	S_CAMPAIGN_INSERT, S_CAMPAIGN_FIND, S_CAMPAIGN_GET, S_CAMPAIGN_PROGRESS,
+	S_CAMPAIGN_UNFINISHED, S_ACCOUNTS_AFTER, S_ACCOUNTS_COUNT, S_ACCOUNTS_BY_LANG,
+	S_ACCOUNTS_FAILING, S_CAMPAIGN_COUNTS, S_CAMPAIGN_MAIL_ALL, S_CAMPAIGN_MAIL_OPEN,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_COUNT
 };
@@ -176,6 +241,13 @@ enum stmt_id {
 	"ifnull(i.purpose, ''), ifnull(i.from_addr, ''), ifnull(i.msg_id, ''), " \
 	"ifnull(i.subject, ''), ifnull(i.detail, ''), i.raw_sha256, ifnull(i.event, 0), i.size"
 #define REQUEST_COLS "id, acct, created, expires, purpose, token_hash, state"
+#define CAMPAIGN_COLS "id, kind, name, started, cursor, accounts, queued, requests, " \
+	"ifnull(finished, 0), updated"
+#define DOMAIN_OF(x) "lower(substr(" x ", instr(" x ", '@') + 1))"
+#define BULK_DUE "state IN ('queued', 'deferred') AND campaign IS NOT NULL"
+#define CAMPAIGN_MAIL_COLS "o.id, ifnull(a.id, ''), o.kind, o.state, ifnull(o.rcpt, ''), " \
+	"ifnull(o.last_response, ''), ifnull(o.sha256, ''), o.attempts, ifnull(o.done, 0), " \
+	"o.next_attempt FROM outbox o LEFT JOIN account a ON a.key = o.acct WHERE o.campaign = ?1"
 
 static const char *const stmt_sql[S_COUNT] = {
 	[S_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM account WHERE id = ?1",
@@ -230,7 +302,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_CONSENTS_ALL] = "SELECT acct, purpose, state, seq FROM consent ORDER BY acct, purpose",
 	[S_CONSENTS_ACCT] = "SELECT acct, purpose, state, seq FROM consent WHERE acct = ?1"
 		" ORDER BY purpose",
-	[S_GRANTED] = "SELECT a.id FROM consent c JOIN account a ON a.key = c.acct"
+	[S_GRANTED] = "SELECT a.id, c.acct FROM consent c JOIN account a ON a.key = c.acct"
 		" WHERE c.purpose = ?1 AND c.state = 'granted' AND a.id IS NOT NULL",
 	[S_REQUEST_INSERT] = "INSERT INTO request (acct, purpose, token_hash, created,"
 		" expires, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -246,8 +318,84 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL"
 		" WHERE request = ?1 AND state IN ('queued', 'deferred')",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
-		" created, sender, rcpt, sha256, next_attempt)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?6)",
+		" created, sender, rcpt, sha256, next_attempt, campaign, domain)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?6, nullif(?10, 0), "
+		DOMAIN_OF("?8") ")",
+	[S_OUTBOX_NOTICE] = "INSERT INTO outbox (kind, acct, purpose, state, created, sender,"
+		" rcpt, next_attempt, campaign, domain) VALUES (?3, ?2, '', 'queued', ?6, ?4, ?5,"
+		" ?6, ?1, " DOMAIN_OF("?5") ") ON CONFLICT DO NOTHING",
+	[S_OUTBOX_RENDERED] = "UPDATE outbox SET rcpt = ?2, sha256 = ?3, domain = "
+		DOMAIN_OF("?2") " WHERE id = ?1",
+	[S_BULK_NEXT_DOMAIN] = "SELECT domain FROM outbox WHERE " BULK_DUE " AND domain > ?1"
+		" ORDER BY domain LIMIT 1",
+	[S_BULK_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
+		" LEFT JOIN account a ON a.key = o.acct"
+		" WHERE o.domain = ?3 AND o.state IN ('queued', 'deferred')"
+		" AND o.campaign IS NOT NULL AND o.next_attempt <= ?1"
+		" ORDER BY o.domain, o.next_attempt, o.id LIMIT ?2",
+	[S_BULK_DOMAIN_MIN] = "SELECT min(next_attempt) FROM outbox WHERE domain = ?1 AND "
+		BULK_DUE,
+	[S_DOMAIN_HELD] = "SELECT until FROM domain_hold WHERE domain = ?1 AND until > ?2",
+	/* A refusal while on hold changes nothing (the rest of a batch); one
+	 * soon after a hold ended doubles it; a late one starts again at 60 s. */
+	[S_DOMAIN_HOLD] = "INSERT INTO domain_hold (domain, until, backoff, response)"
+		" VALUES (?1, ?2 + 60, 60, ?3) ON CONFLICT (domain) DO UPDATE SET"
+		" backoff = CASE WHEN until > ?2 THEN backoff"
+		"  WHEN until >= ?2 - 2 * backoff THEN min(backoff * 2, 3600) ELSE 60 END,"
+		" until = CASE WHEN until > ?2 THEN until"
+		"  WHEN until >= ?2 - 2 * backoff THEN ?2 + min(backoff * 2, 3600) ELSE ?2 + 60 END,"
+		" response = ?3 RETURNING until",
+	[S_DOMAIN_RELEASE] = "DELETE FROM domain_hold WHERE domain = ?1",
+	[S_POLICY_INSERT] = "INSERT INTO policy (version, effective, published, material)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	[S_POLICY_TEXT_INSERT] = "INSERT INTO policy_text (version, lang, summary, sha256)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	[S_POLICY_AFFECTS_INSERT] = "INSERT OR IGNORE INTO policy_affects (version, purpose)"
+		" VALUES (?1, ?2)",
+	[S_POLICY_GET] = "SELECT version, effective, published, material FROM policy"
+		" WHERE version = ?1",
+	[S_POLICY_TEXT] = "SELECT summary, sha256 FROM policy_text WHERE version = ?1"
+		" AND lang = ?2",
+	[S_POLICY_LIST] = "SELECT p.version, p.effective, p.published, p.material,"
+		" ifnull((SELECT group_concat(lang, ',') FROM (SELECT lang FROM policy_text t"
+		"  WHERE t.version = p.version ORDER BY lang)), ''),"
+		" ifnull((SELECT group_concat(purpose, ',') FROM (SELECT purpose FROM"
+		"  policy_affects f WHERE f.version = p.version ORDER BY purpose)), '')"
+		" FROM policy p ORDER BY p.effective, p.published",
+	[S_POLICY_AFFECTS_EACH] = "SELECT purpose FROM policy_affects WHERE version = ?1"
+		" ORDER BY purpose",
+	[S_POLICY_IN_FORCE] = "SELECT version FROM policy WHERE effective <= ?1"
+		" ORDER BY effective DESC, published DESC LIMIT 1",
+	[S_POLICY_AFFECTING] = "SELECT p.version, p.published FROM policy_affects f"
+		" JOIN policy p ON p.version = f.version WHERE f.purpose = ?1"
+		" AND p.effective <= ?2 ORDER BY p.published DESC LIMIT 1",
+	[S_GRANT_ASKED] = "SELECT ifnull(r.created, e.at) FROM event e"
+		" LEFT JOIN request r ON r.id = e.request"
+		" WHERE e.acct = ?1 AND e.purpose = ?2 AND e.kind = 'grant'"
+		" ORDER BY e.seq DESC LIMIT 1",
+	[S_CAMPAIGN_INSERT] = "INSERT INTO campaign (kind, name, started, updated)"
+		" VALUES (?1, ?2, ?3, ?3)",
+	[S_CAMPAIGN_FIND] = "SELECT " CAMPAIGN_COLS " FROM campaign WHERE kind = ?1"
+		" AND name = ?2 ORDER BY id DESC LIMIT 1",
+	[S_CAMPAIGN_GET] = "SELECT " CAMPAIGN_COLS " FROM campaign WHERE id = ?1",
+	[S_CAMPAIGN_PROGRESS] = "UPDATE campaign SET cursor = max(cursor, ?2),"
+		" accounts = accounts + ?3, queued = queued + ?4, requests = requests + ?5,"
+		" finished = nullif(?6, 0), updated = ?7 WHERE id = ?1",
+	[S_CAMPAIGN_UNFINISHED] = "SELECT " CAMPAIGN_COLS " FROM campaign"
+		" WHERE finished IS NULL ORDER BY id LIMIT 1",
+	[S_ACCOUNTS_AFTER] = "SELECT key FROM account WHERE key > ?1 AND erased IS NULL"
+		" ORDER BY key LIMIT ?2",
+	[S_ACCOUNTS_COUNT] = "SELECT count(*) FROM account WHERE erased IS NULL",
+	[S_ACCOUNTS_BY_LANG] = "SELECT ifnull(lang, ?1) AS l, count(*) FROM account"
+		" WHERE erased IS NULL GROUP BY l ORDER BY l",
+	[S_ACCOUNTS_FAILING] = "SELECT " ACCOUNT_COLS " FROM account WHERE failing IS NOT NULL"
+		" AND erased IS NULL ORDER BY key",
+	[S_CAMPAIGN_COUNTS] = "SELECT state, count(*), ifnull(sum(done >= ?2), 0),"
+		" ifnull(min(done), 0), ifnull(max(done), 0) FROM outbox WHERE campaign = ?1"
+		" GROUP BY state",
+	[S_CAMPAIGN_MAIL_ALL] = "SELECT " CAMPAIGN_MAIL_COLS " ORDER BY o.id",
+	[S_CAMPAIGN_MAIL_OPEN] = "SELECT " CAMPAIGN_MAIL_COLS
+		" AND o.state NOT IN ('sent', 'cancelled') ORDER BY o.id",
 	[S_OUTBOX_MAIL_SET] = "INSERT INTO outbox_mail (id, message) VALUES (?1, ?2)"
 		" ON CONFLICT (id) DO UPDATE SET message = excluded.message",
 	[S_OUTBOX_MAIL_GET] = "SELECT message FROM outbox_mail WHERE id = ?1",
@@ -256,15 +404,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	 * still the one the mail was rendered for. */
 	[S_OUTBOX_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
 		" LEFT JOIN account a ON a.key = o.acct"
-		" WHERE o.state IN ('queued', 'deferred') AND o.next_attempt <= ?1"
-		" ORDER BY o.id LIMIT ?2",
+		" WHERE o.state IN ('queued', 'deferred') AND o.campaign IS NULL"
+		" AND o.next_attempt <= ?1 ORDER BY o.id LIMIT ?2",
 	[S_OUTBOX_LEASED] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
 		" LEFT JOIN account a ON a.key = o.acct"
 		" WHERE o.state = 'sending' AND o.lease_until <= ?1 ORDER BY o.id LIMIT ?2",
 	[S_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', lease_until = ?2,"
 		" attempts = attempts + 1 WHERE id = ?1"
 		" RETURNING id, kind, acct, purpose, ifnull(request, 0), sender, rcpt, NULL,"
-		" token, attempts, created, sha256",
+		" token, attempts, created, sha256, ifnull(campaign, 0), ifnull(domain, '')",
 	[S_OUTBOX_RESULT] = "UPDATE outbox SET state = ?2, last_response = ?3,"
 		" next_attempt = ?4, done = ?5, lease_until = NULL,"
 		" attempts = attempts - ?6,"
@@ -281,8 +429,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_RECLAIM] = "UPDATE outbox SET state = 'queued', lease_until = NULL,"
 		" next_attempt = 0 WHERE state = 'sending'",
 	[S_OUTBOX_NEXT_DUE] = "SELECT min(t) FROM (SELECT min(next_attempt) AS t FROM outbox"
-		" WHERE state IN ('queued', 'deferred') UNION ALL SELECT min(lease_until)"
-		" FROM outbox WHERE state = 'sending')",
+		" WHERE state IN ('queued', 'deferred') AND campaign IS NULL"
+		" UNION ALL SELECT min(lease_until) FROM outbox WHERE state = 'sending')",
 	[S_OUTBOX_DEL_ACCT] = "DELETE FROM outbox WHERE acct = ?1",
 	[S_INBOX_DUP] = "SELECT id, outcome, reason, ifnull(acct, 0) FROM inbox"
 		" WHERE content_sha256 = ?1 AND msg_id IS ?2 AND dup_of IS NULL"
@@ -974,17 +1122,39 @@ int store_consents_each(store *st, int64_t acct, store_consent_fn fn, void *arg)
 	return STORE_OK;
 }
 
-int store_granted_each(store *st, const char *purpose, store_id_fn fn, void *arg)
+int store_granted_each(store *st, const char *purpose, int64_t now, store_id_fn fn,
+		       void *arg)
 {
-	sqlite3_stmt *s = stmt(st, S_GRANTED);
+	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTING);
+	int64_t published = 0, asked;
 	int rc, stop = 0;
 
 	if (!s)
 		return STORE_ERR;
+	/* A policy version in force that changes the purpose: grants asked
+	 * for before it was published do not count. */
 	bind_text(s, 1, purpose);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+	sqlite3_bind_int64(s, 2, now);
+	if ((rc = step_row(st, s, "policy purposes")) == STORE_OK) {
+		published = sqlite3_column_int64(s, 1);
+		sqlite3_reset(s);
+	} else if (rc != STORE_NOTFOUND) {
+		return rc;
+	}
+	if (!(s = stmt(st, S_GRANTED)))
+		return STORE_ERR;
+	bind_text(s, 1, purpose);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (published) {
+			if ((stop = store_grant_asked(st, sqlite3_column_int64(s, 1), purpose,
+						      &asked)))
+				break;
+			if (asked < published)
+				continue;
+		}
 		if ((stop = fn(col_str(s, 0), arg)) != 0)
 			break;
+	}
 	sqlite3_reset(s);
 	if (stop)
 		return stop;
@@ -1219,8 +1389,102 @@ static int due_ids(store *st, enum stmt_id id, int64_t now, int max, int64_t *id
 	return STORE_OK;
 }
 
+/* domain_held - STORE_OK with *until_out when domain is on hold at now. */
+static int domain_held(store *st, const char *domain, int64_t now, int64_t *until_out)
+{
+	sqlite3_stmt *s = stmt(st, S_DOMAIN_HELD);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, domain);
+	sqlite3_bind_int64(s, 2, now);
+	if ((rc = step_row(st, s, "domain hold")) == STORE_OK) {
+		*until_out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+/* next_domain - the first domain with due-or-waiting bulk mail after
+ * 'after' (STORE_NOTFOUND: none), into out. */
+static int next_domain(store *st, const char *after, char out[ADDR_DOMAIN_MAX + 1])
+{
+	sqlite3_stmt *s = stmt(st, S_BULK_NEXT_DOMAIN);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, after);
+	if ((rc = step_row(st, s, "bulk domains")) == STORE_OK) {
+		col_copy(s, 0, out, ADDR_DOMAIN_MAX + 1);
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+/* bulk_ids - append due bulk mail, domain by domain from q->after on
+ * (wrapping around once), within what q lets go. */
+static int bulk_ids(store *st, int64_t now, int max, int64_t *ids, bool *changed, int *n,
+		    store_quota *q)
+{
+	char dom[ADDR_DOMAIN_MAX + 1], start[ADDR_DOMAIN_MAX + 1];
+	bool wrapped = false;
+	int64_t until;
+	sqlite3_stmt *s;
+	int rc, first, got, allowed, step;
+
+	snprintf(start, sizeof(start), "%s", q ? q->after : "");
+	snprintf(dom, sizeof(dom), "%s", start);
+	while (*n < max) {
+		rc = next_domain(st, dom, dom);
+		if (rc == STORE_NOTFOUND) {
+			if (wrapped || !start[0])
+				break;
+			wrapped = true;
+			dom[0] = '\0';
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (wrapped && strcmp(dom, start) > 0)
+			break;   /* every domain had its turn */
+		if ((rc = domain_held(st, dom, now, &until)) == STORE_OK)
+			continue;
+		if (rc != STORE_NOTFOUND)
+			return rc;
+		if (!(s = stmt(st, S_BULK_DUE)))
+			return STORE_ERR;
+		first = *n;
+		sqlite3_bind_int64(s, 1, now);
+		sqlite3_bind_int(s, 2, max - *n);
+		bind_text(s, 3, dom);
+		while (*n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+			ids[*n] = sqlite3_column_int64(s, 0);
+			changed[*n] = sqlite3_column_int(s, 1) != 0;
+			(*n)++;
+		}
+		if (*n < max && step != SQLITE_DONE) {
+			sqlite3_reset(s);
+			return db_fail(st, "due bulk mail");
+		}
+		sqlite3_reset(s);
+		got = *n - first;
+		if (got && q && q->take) {
+			allowed = q->take(dom, got, q->arg);
+			if (allowed < got) {
+				q->limited = true;
+				*n = first + (allowed > 0 ? allowed : 0);
+			}
+		}
+		if (q && *n > first)
+			snprintf(q->after, sizeof(q->after), "%s", dom);
+	}
+	return STORE_OK;
+}
+
 int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int max,
-		       int *n_out)
+		       store_quota *q, int *n_out)
 {
 	sqlite3_stmt *s;
 	int64_t *ids = NULL;
@@ -1233,8 +1497,11 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 	ids = xcalloc((size_t)(max > 0 ? max : 1), sizeof(*ids));
 	changed = xcalloc((size_t)(max > 0 ? max : 1), sizeof(*changed));
 	/* Claims a crash left behind first, then the queue in order. */
+	if (q)
+		q->limited = false;
 	if ((rc = due_ids(st, S_OUTBOX_LEASED, now, max, ids, changed, &n)) ||
-	    (rc = due_ids(st, S_OUTBOX_DUE, now, max, ids, changed, &n)))
+	    (rc = due_ids(st, S_OUTBOX_DUE, now, max, ids, changed, &n)) ||
+	    (rc = bulk_ids(st, now, max, ids, changed, &n, q)))
 		goto cleanup;
 	for (i = 0; i < n; i++) {
 		outbox_item *it = &out[i];
@@ -1263,6 +1530,8 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 		it->attempts = sqlite3_column_int(s, 9);
 		it->created = sqlite3_column_int64(s, 10);
 		col_copy(s, 11, it->sha256, sizeof(it->sha256));
+		it->campaign = sqlite3_column_int64(s, 12);
+		col_copy(s, 13, it->domain, sizeof(it->domain));
 		it->address_changed = changed[i];
 		rc = sqlite3_step(s);
 		sqlite3_reset(s);
@@ -1277,6 +1546,7 @@ int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int 
 		sqlite3_bind_int64(s, 1, it->id);
 		rc = sqlite3_step(s);
 		msg = rc == SQLITE_ROW ? sqlite3_column_blob(s, 0) : NULL;
+		it->lazy = rc == SQLITE_DONE;
 		it->message_len = msg ? (size_t)sqlite3_column_bytes(s, 0) : 0;
 		it->message = xmalloc(it->message_len + 1);
 		if (msg)
@@ -1345,10 +1615,14 @@ int store_outbox_reclaim_sending(store *st, int *n_out)
 	return rc;
 }
 
-int store_outbox_next_due(store *st, int64_t *out)
+#define NEXT_DUE_DOMAINS_MAX 1000   /* bulk domains looked at; more: "soon" */
+
+int store_outbox_next_due(store *st, int64_t now, int64_t *out)
 {
 	sqlite3_stmt *s = stmt(st, S_OUTBOX_NEXT_DUE);
-	int rc;
+	char dom[ADDR_DOMAIN_MAX + 1] = "";
+	int64_t t, until;
+	int rc, n = 0;
 
 	*out = 0;
 	if (!s)
@@ -1359,7 +1633,71 @@ int store_outbox_next_due(store *st, int64_t *out)
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_fail(st, "next due");
-	return STORE_OK;
+	/* Bulk mail, domain by domain: a domain on hold is due when it ends. */
+	while ((rc = next_domain(st, dom, dom)) == STORE_OK) {
+		if (++n > NEXT_DUE_DOMAINS_MAX) {
+			t = now + 1;
+		} else if ((rc = domain_held(st, dom, now, &until)) == STORE_OK) {
+			t = until;
+		} else if (rc != STORE_NOTFOUND) {
+			return rc;
+		} else {
+			if (!(s = stmt(st, S_BULK_DOMAIN_MIN)))
+				return STORE_ERR;
+			bind_text(s, 1, dom);
+			if ((rc = step_row(st, s, "next due")))
+				return rc == STORE_NOTFOUND ? STORE_OK : rc;
+			t = sqlite3_column_int64(s, 0);
+			sqlite3_reset(s);
+		}
+		if (!*out || t < *out)
+			*out = t;
+		if (n > NEXT_DUE_DOMAINS_MAX)
+			break;
+	}
+	return rc == STORE_NOTFOUND || rc == STORE_OK ? STORE_OK : rc;
+}
+
+int store_domain_hold(store *st, const char *domain, int64_t now, const char *response,
+		      int64_t *until_out)
+{
+	sqlite3_stmt *s = stmt(st, S_DOMAIN_HOLD);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, domain);
+	sqlite3_bind_int64(s, 2, now);
+	bind_text(s, 3, response);
+	if ((rc = step_row(st, s, "hold domain")))
+		return rc == STORE_NOTFOUND ? db_fail(st, "hold domain") : rc;
+	if (until_out)
+		*until_out = sqlite3_column_int64(s, 0);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "hold domain");
+}
+
+int store_domain_release(store *st, const char *domain)
+{
+	sqlite3_stmt *s = stmt(st, S_DOMAIN_RELEASE);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, domain);
+	return run(st, s, "release domain");
+}
+
+int store_outbox_rendered(store *st, int64_t id, const char *rcpt, const char *sha256)
+{
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_RENDERED);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	bind_text(s, 2, rcpt);
+	bind_text(s, 3, sha256);
+	return run(st, s, "rendered mail");
 }
 
 int store_outbox_list(store *st, const char *state, store_outbox_fn fn, void *arg)
@@ -1418,6 +1756,7 @@ int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)
 	bind_text(s, 7, row->sender);
 	bind_text(s, 8, row->rcpt);
 	bind_text(s, 9, row->sha256);
+	sqlite3_bind_int64(s, 10, row->campaign);
 	if ((rc = run(st, s, "queue mail")))
 		return rc;
 	id = sqlite3_last_insert_rowid(st->db);
@@ -1641,4 +1980,458 @@ int store_imap_state(store *st, const char *mailbox, uint32_t *uidvalidity_io,
 	*last_uid_io = (uint32_t)sqlite3_column_int64(s, 1);
 	sqlite3_reset(s);
 	return STORE_OK;
+}
+
+/* ---- bulk notices ---- */
+
+int store_outbox_notice(store *st, int64_t campaign, int64_t acct, const char *kind,
+			const char *sender, const char *rcpt, bool *queued_out)
+{
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_NOTICE);
+	int rc;
+
+	*queued_out = false;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, campaign);
+	sqlite3_bind_int64(s, 2, acct);
+	bind_text(s, 3, kind);
+	bind_text(s, 4, sender);
+	bind_text(s, 5, rcpt);
+	sqlite3_bind_int64(s, 6, text_now());
+	if ((rc = run(st, s, "queue notice")))
+		return rc;
+	*queued_out = sqlite3_changes(st->db) > 0;
+	return STORE_OK;
+}
+
+/* ---- policy versions ---- */
+
+/* insert_unique - run s; a uniqueness conflict is STORE_EXISTS. */
+static int insert_unique(store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return STORE_OK;
+	if (rc == SQLITE_CONSTRAINT &&
+	    (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
+	     sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE))
+		return set_err(st, STORE_EXISTS, "%s exists already", what);
+	return db_fail(st, what);
+}
+
+int store_policy_insert(store *st, const policy_row *p)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, p->version);
+	sqlite3_bind_int64(s, 2, p->effective);
+	sqlite3_bind_int64(s, 3, p->published);
+	sqlite3_bind_int(s, 4, p->material);
+	return insert_unique(st, s, "policy version");
+}
+
+int store_policy_text_insert(store *st, const char *version, const char *lang,
+			     const char *summary, const char *sha256)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_TEXT_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, version);
+	bind_text(s, 2, lang);
+	bind_text(s, 3, summary);
+	bind_text(s, 4, sha256);
+	return insert_unique(st, s, "policy summary");
+}
+
+int store_policy_affects_insert(store *st, const char *version, const char *purpose)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTS_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, version);
+	bind_text(s, 2, purpose);
+	return run(st, s, "policy purposes");
+}
+
+static void policy_from(sqlite3_stmt *s, policy_row *out)
+{
+	memset(out, 0, sizeof(*out));
+	col_copy(s, 0, out->version, sizeof(out->version));
+	out->effective = sqlite3_column_int64(s, 1);
+	out->published = sqlite3_column_int64(s, 2);
+	out->material = sqlite3_column_int(s, 3) != 0;
+}
+
+int store_policy_get(store *st, const char *version, policy_row *out)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_GET);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, version);
+	if ((rc = step_row(st, s, "policy")) == STORE_OK) {
+		policy_from(s, out);
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+int store_policy_text(store *st, const char *version, const char *lang, char **summary_out,
+		      char sha_out[SHA256_HEX])
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_TEXT);
+	int rc;
+
+	*summary_out = NULL;
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, version);
+	bind_text(s, 2, lang);
+	if ((rc = step_row(st, s, "policy summary")) == STORE_OK) {
+		*summary_out = col_dup(s, 0);
+		col_copy(s, 1, sha_out, SHA256_HEX);
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+int store_policy_list(store *st, store_policy_fn fn, void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_LIST);
+	policy_row p;
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		policy_from(s, &p);
+		if ((stop = fn(&p, col_str(s, 4), col_str(s, 5), arg)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "list policies");
+}
+
+int store_policy_affects_each(store *st, const char *version,
+			      int (*fn)(const char *purpose, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTS_EACH);
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, version);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((stop = fn(col_str(s, 0), arg)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "policy purposes");
+}
+
+int store_policy_in_force(store *st, int64_t at, char out[POLICY_VERSION_MAX + 1])
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_IN_FORCE);
+	int rc;
+
+	out[0] = '\0';
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, at);
+	if ((rc = step_row(st, s, "policy in force")) == STORE_OK) {
+		col_copy(s, 0, out, POLICY_VERSION_MAX + 1);
+		sqlite3_reset(s);
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+int store_grant_asked(store *st, int64_t acct, const char *purpose, int64_t *out)
+{
+	sqlite3_stmt *s = stmt(st, S_GRANT_ASKED);
+	int rc;
+
+	*out = 0;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	bind_text(s, 2, purpose);
+	if ((rc = step_row(st, s, "grant")) == STORE_OK) {
+		*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
+		      char version_out[POLICY_VERSION_MAX + 1])
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTING);
+	char version[POLICY_VERSION_MAX + 1];
+	int64_t published, asked;
+	int rc;
+
+	version_out[0] = '\0';
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, purpose);
+	sqlite3_bind_int64(s, 2, now);
+	if ((rc = step_row(st, s, "policy purposes")))
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;   /* the common case */
+	col_copy(s, 0, version, sizeof(version));
+	published = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	if ((rc = store_grant_asked(st, acct, purpose, &asked)))
+		return rc;
+	if (asked && asked < published)
+		snprintf(version_out, POLICY_VERSION_MAX + 1, "%s", version);
+	return STORE_OK;
+}
+
+/* ---- broadcasts ---- */
+
+static int campaign_one(store *st, sqlite3_stmt *s, campaign_row *out)
+{
+	int rc = step_row(st, s, "broadcast");
+
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_column_int64(s, 0);
+	col_copy(s, 1, out->kind, sizeof(out->kind));
+	col_copy(s, 2, out->name, sizeof(out->name));
+	out->started = sqlite3_column_int64(s, 3);
+	out->cursor = sqlite3_column_int64(s, 4);
+	out->accounts = sqlite3_column_int64(s, 5);
+	out->queued = sqlite3_column_int64(s, 6);
+	out->requests = sqlite3_column_int64(s, 7);
+	out->finished = sqlite3_column_int64(s, 8);
+	out->updated = sqlite3_column_int64(s, 9);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int store_campaign_insert(store *st, campaign_row *c)
+{
+	sqlite3_stmt *s = stmt(st, S_CAMPAIGN_INSERT);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, c->kind);
+	bind_text(s, 2, c->name);
+	sqlite3_bind_int64(s, 3, c->started);
+	if ((rc = insert_unique(st, s, "broadcast")))
+		return rc;
+	c->id = sqlite3_last_insert_rowid(st->db);
+	return STORE_OK;
+}
+
+int store_campaign_find(store *st, const char *kind, const char *name, campaign_row *out)
+{
+	sqlite3_stmt *s = stmt(st, S_CAMPAIGN_FIND);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, kind);
+	bind_text(s, 2, name);
+	return campaign_one(st, s, out);
+}
+
+int store_campaign_get(store *st, int64_t id, campaign_row *out)
+{
+	sqlite3_stmt *s = stmt(st, S_CAMPAIGN_GET);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	return campaign_one(st, s, out);
+}
+
+int store_campaign_unfinished(store *st, campaign_row *out)
+{
+	sqlite3_stmt *s = stmt(st, S_CAMPAIGN_UNFINISHED);
+
+	if (!s)
+		return STORE_ERR;
+	return campaign_one(st, s, out);
+}
+
+int store_campaign_progress(store *st, int64_t id, int64_t cursor, int64_t accounts,
+			    int64_t queued, int64_t requests, int64_t finished)
+{
+	sqlite3_stmt *s = stmt(st, S_CAMPAIGN_PROGRESS);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, cursor);
+	sqlite3_bind_int64(s, 3, accounts);
+	sqlite3_bind_int64(s, 4, queued);
+	sqlite3_bind_int64(s, 5, requests);
+	sqlite3_bind_int64(s, 6, finished);
+	sqlite3_bind_int64(s, 7, text_now());
+	return run(st, s, "broadcast progress");
+}
+
+int store_accounts_after(store *st, int64_t after, int64_t *keys_out, int max, int *n_out)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNTS_AFTER);
+	int rc, n = 0;
+
+	*n_out = 0;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int(s, 2, max);
+	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		keys_out[n++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (n < max && rc != SQLITE_DONE)
+		return db_fail(st, "accounts");
+	*n_out = n;
+	return STORE_OK;
+}
+
+static int count_one(store *st, enum stmt_id id, int64_t *out)
+{
+	sqlite3_stmt *s = stmt(st, id);
+	int rc;
+
+	*out = 0;
+	if (!s)
+		return STORE_ERR;
+	if ((rc = step_row(st, s, "count")) == STORE_OK) {
+		*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+int store_accounts_count(store *st, int64_t *out)
+{
+	return count_one(st, S_ACCOUNTS_COUNT, out);
+}
+
+int store_accounts_by_lang(store *st, const char *dflt,
+			   int (*fn)(const char *lang, int64_t n, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNTS_BY_LANG);
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, dflt);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((stop = fn(col_str(s, 0), sqlite3_column_int64(s, 1), arg)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "accounts by language");
+}
+
+int store_accounts_failing_each(store *st, int (*fn)(const account *a, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_ACCOUNTS_FAILING);
+	account a;
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	for (;;) {
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW)
+			break;
+		memset(&a, 0, sizeof(a));
+		a.key = sqlite3_column_int64(s, 0);
+		col_copy(s, 1, a.id, sizeof(a.id));
+		col_copy(s, 2, a.email, sizeof(a.email));
+		col_copy(s, 3, a.name, sizeof(a.name));
+		col_copy(s, 4, a.lang, sizeof(a.lang));
+		a.failing = sqlite3_column_int64(s, 8);
+		col_copy(s, 9, a.failing_status, sizeof(a.failing_status));
+		if ((stop = fn(&a, arg)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "failing addresses");
+}
+
+int store_campaign_counts(store *st, int64_t id, int64_t since, campaign_counts *out)
+{
+	sqlite3_stmt *s = stmt(st, S_CAMPAIGN_COUNTS);
+	const char *state;
+	int64_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, since);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		state = col_str(s, 0);
+		n = sqlite3_column_int64(s, 1);
+		if (!strcmp(state, "queued"))
+			out->queued = n;
+		else if (!strcmp(state, "sending"))
+			out->sending = n;
+		else if (!strcmp(state, "deferred"))
+			out->deferred = n;
+		else if (!strcmp(state, "failed"))
+			out->failed = n;
+		else if (!strcmp(state, "cancelled"))
+			out->cancelled = n;
+		else if (!strcmp(state, "sent")) {
+			out->sent = n;
+			out->sent_since = sqlite3_column_int64(s, 2);
+			out->first_done = sqlite3_column_int64(s, 3);
+			out->last_done = sqlite3_column_int64(s, 4);
+		}
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "broadcast counts");
+}
+
+int store_campaign_mail_each(store *st, int64_t id, bool undelivered_only,
+			     int (*fn)(const campaign_mail *m, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, undelivered_only ? S_CAMPAIGN_MAIL_OPEN : S_CAMPAIGN_MAIL_ALL);
+	campaign_mail m;
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		m.id = sqlite3_column_int64(s, 0);
+		m.account = col_str(s, 1);
+		m.kind = col_str(s, 2);
+		m.state = col_str(s, 3);
+		m.rcpt = col_str(s, 4);
+		m.response = col_str(s, 5);
+		m.sha256 = col_str(s, 6);
+		m.attempts = sqlite3_column_int(s, 7);
+		m.done = sqlite3_column_int64(s, 8);
+		m.next_attempt = sqlite3_column_int64(s, 9);
+		if ((stop = fn(&m, arg)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "broadcast mail");
 }

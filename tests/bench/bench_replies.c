@@ -513,7 +513,7 @@ static int make(const char *conf, long n, const char *outdir)
 	items = xcalloc(CLAIM, sizeof(*items));
 	done = 0;
 	do {
-		if (store_outbox_claim(st, text_now() + 10, 60, items, CLAIM, &got))
+		if (store_outbox_claim(st, text_now() + 10, 60, items, CLAIM, NULL, &got))
 			die("claim: %s", store_errmsg(st));
 		for (k = 0; k < got; k++) {
 			if (items[k].token && items[k].acct > 0 && items[k].acct <= max_key &&

@@ -60,7 +60,7 @@ static void fresh_request(void)
 			      sizeof(err)) == CONSENT_OK);
 	/* The plaintext token is only in the outbox: take it from there. */
 	do {
-		CHECK(store_outbox_claim(st, text_now() + 10, 60, items, 50, &n) == STORE_OK);
+		CHECK(store_outbox_claim(st, text_now() + 10, 60, items, 50, NULL, &n) == STORE_OK);
 		for (i = 0; i < n; i++) {
 			if (items[i].request == info.request && items[i].token)
 				snprintf(token, sizeof(token), "%s", items[i].token);

@@ -56,13 +56,16 @@ static const char *const kinds[] = {
 /* want[state][kind]: NULL = not allowed. PRODUCT.md: none -> pending
  * (request) -> granted | declined | expired; granted -> revoked; declined,
  * revoked, expired -> pending by a new request; a withdrawal while pending
- * -> declined; --resend re-requests while pending. Erasure ends every
- * state (the account's consent is gone: none). */
+ * -> declined; --resend re-requests while pending. A policy version that
+ * changes the purpose asks a granted account again: the grant stands while
+ * that request runs (and after it expires, until the version is in force),
+ * a yes renews it, a no declines. Erasure ends every state (the account's
+ * consent is gone: none). */
 static const char *const want_next[NSTATES][NKINDS] = {
 	/*              request        grant          decline         revoke          expire         erase */
 	/* none     */ { STATE_PENDING, NULL,          NULL,           NULL,           NULL,          STATE_NONE },
 	/* pending  */ { STATE_PENDING, STATE_GRANTED, STATE_DECLINED, STATE_DECLINED, STATE_EXPIRED, STATE_NONE },
-	/* granted  */ { NULL,          NULL,          NULL,           STATE_REVOKED,  NULL,          STATE_NONE },
+	/* granted  */ { STATE_GRANTED, STATE_GRANTED, STATE_DECLINED, STATE_REVOKED,  STATE_GRANTED, STATE_NONE },
 	/* declined */ { STATE_PENDING, NULL,          NULL,           NULL,           NULL,          STATE_NONE },
 	/* revoked  */ { STATE_PENDING, NULL,          NULL,           NULL,           NULL,          STATE_NONE },
 	/* expired  */ { STATE_PENDING, NULL,          NULL,           NULL,           NULL,          STATE_NONE },

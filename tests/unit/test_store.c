@@ -317,10 +317,10 @@ static void test_newer_schema_wal_refused(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	db = sql_open(f->db);
-	sql_exec(db, "PRAGMA user_version = 4");
+	sql_exec(db, "PRAGMA user_version = 5");
 	sqlite3_close(db);   /* last connection: checkpointed into the main file */
-	_Static_assert(STORE_SCHEMA_VERSION == 3, "the newer version above is this + 1");
-	refused_untouched(f, "schema version 4 is newer");
+	_Static_assert(STORE_SCHEMA_VERSION == 4, "the newer version above is this + 1");
+	refused_untouched(f, "schema version 5 is newer");
 }
 
 static void test_newer_schema_refused(void **state)
@@ -571,21 +571,21 @@ static void test_consent_cache(void **state)
 
 	/* granted: every granted id once; erased accounts never appear. */
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_granted_each(f->st, "log-linking", collect_id, &s), 0);
+	assert_int_equal(store_granted_each(f->st, "log-linking", 0, collect_id, &s), 0);
 	assert_int_equal(s.n, 2);
 	/* store.h: streamed in account creation order (b-acct was created first). */
 	assert_string_equal(s.text[0], "b-acct");
 	assert_string_equal(s.text[1], "a-acct");
-	assert_int_equal(store_granted_each(f->st, "log-linking", stop_at_first, NULL), 7);
+	assert_int_equal(store_granted_each(f->st, "log-linking", 0, stop_at_first, NULL), 7);
 
 	assert_int_equal(store_account_erase(f->st, b.key), 0);
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_granted_each(f->st, "log-linking", collect_id, &s), 0);
+	assert_int_equal(store_granted_each(f->st, "log-linking", 0, collect_id, &s), 0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.text[0], "a-acct");
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(store_granted_each(f->st, "testimonials", collect_id, &s), 0);
+	assert_int_equal(store_granted_each(f->st, "testimonials", 0, collect_id, &s), 0);
 	assert_int_equal(s.n, 0);
 
 	assert_int_equal(store_consent_delete_account(f->st, a.key), 0);
@@ -730,7 +730,7 @@ static int64_t outbox_int(sqlite3 *db, int64_t id, const char *col)
 /* claim - store_outbox_claim into items (max 8); how many. */
 static int claim(fixture *f, int64_t now, int lease, outbox_item items[8], int max)
 {
-	int n = -1, rc = store_outbox_claim(f->st, now, lease, items, max, &n);
+	int n = -1, rc = store_outbox_claim(f->st, now, lease, items, max, NULL, &n);
 
 	if (rc != STORE_OK)
 		fail_msg("store_outbox_claim: %d %s", rc, store_errmsg(f->st));
@@ -1072,33 +1072,33 @@ static void test_outbox_next_due(void **state)
 
 	open_new(f);
 	account_and_request(f, &a, &req);
-	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(store_outbox_next_due(f->st, 0, &due), STORE_OK);
 	assert_int_equal(due, 0);   /* nothing at all */
 
 	db = sql_open(f->db);
 	m1 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "one\r\n");
 	m2 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "two\r\n");
-	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(store_outbox_next_due(f->st, 0, &due), STORE_OK);
 	assert_int_equal(due, outbox_int(db, m1, "created"));
 
 	t0 = outbox_int(db, m2, "created") + 10;
 	n = claim(f, t0, 120, items, 8);
 	assert_int_equal(n, 2);
 	clear_items(items, n);
-	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(store_outbox_next_due(f->st, 0, &due), STORE_OK);
 	assert_int_equal(due, t0 + 120);   /* when the leases run out */
 
 	result(f, m1, "deferred", "421 busy", t0 + 60, 0, NULL);
-	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(store_outbox_next_due(f->st, 0, &due), STORE_OK);
 	assert_int_equal(due, t0 + 60);
 	result(f, m2, "sent", "250 ok", 0, t0, NULL);
-	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(store_outbox_next_due(f->st, 0, &due), STORE_OK);
 	assert_int_equal(due, t0 + 60);
 	n = claim(f, t0 + 60, 120, items, 8);
 	assert_int_equal(n, 1);
 	clear_items(items, n);
 	result(f, m1, "failed", "550 no", 0, t0 + 60, NULL);
-	assert_int_equal(store_outbox_next_due(f->st, &due), STORE_OK);
+	assert_int_equal(store_outbox_next_due(f->st, 0, &due), STORE_OK);
 	assert_int_equal(due, 0);   /* everything done */
 	sqlite3_close(db);
 }
