@@ -33,6 +33,7 @@ typedef struct outmail {
 	char sha256[SHA256_HEX];        /* of the mail as sent (token in) */
 	char sender[ADDR_MAX + 1];      /* envelope */
 	char rcpt[ADDR_MAX + 1];
+	char *subject, *body;           /* the rendered text (UTF-8, LF), malloc'd */
 } outmail;
 
 /* outmail_request - the consent request of account a for purpose p, with

@@ -26,14 +26,8 @@
 
 /* ---- argument parsing ---- */
 
-typedef struct opt {
-	const char *name;          /* "--name" */
-	const char **value;        /* takes a value when non-NULL */
-	bool *flag;                /* or is a flag */
-} opt;
-
 /* parse - positionals into pos[0..max) (at least min), options by table. */
-static int parse(ctl *c, int argc, char **argv, const char **pos, int min, int max,
+int parse(ctl *c, int argc, char **argv, const char **pos, int min, int max,
 		 const opt *opts)
 {
 	int i, n = 0;
@@ -66,7 +60,7 @@ static int parse(ctl *c, int argc, char **argv, const char **pos, int min, int m
 	return EXIT_OK;
 }
 
-static int need_purpose(ctl *c, const char *purpose)
+int need_purpose(ctl *c, const char *purpose)
 {
 	if (config_purpose_find(c->cfg, purpose))
 		return EXIT_OK;
@@ -75,7 +69,7 @@ static int need_purpose(ctl *c, const char *purpose)
 }
 
 /* templates - the mail templates, loaded once; NULL after printing why. */
-static const template_set *templates(ctl *c)
+const template_set *templates(ctl *c)
 {
 	char err[512];
 
@@ -86,20 +80,20 @@ static const template_set *templates(ctl *c)
 	return c->ts;
 }
 
-static int store_error(ctl *c, int rc, const char *msg)
+int store_error(ctl *c, int rc, const char *msg)
 {
 	(void)rc;
 	return ctl_error(c, EXIT_ERR, "%s", msg && *msg ? msg : store_errmsg(c->st));
 }
 
-static void json_out(json_t *doc)
+void json_out(json_t *doc)
 {
 	json_dumpf(doc, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);
 	json_decref(doc);
 }
 
-static void time_str(int64_t t, char out[TEXT_TIME_LEN])
+void time_str(int64_t t, char out[TEXT_TIME_LEN])
 {
 	text_time_fmt(t, out);
 }
@@ -274,13 +268,23 @@ static int cmd_account_set_email(ctl *c, int argc, char **argv)
 static int cmd_request(ctl *c, int argc, char **argv)
 {
 	const char *pos[2];
-	bool resend = false;
-	opt opts[] = { { "--resend", NULL, &resend }, { 0 } };
+	bool resend = false, all = false, dry = false;
+	opt opts[] = { { "--resend", NULL, &resend }, { "--all", NULL, &all },
+		       { "--dry-run", NULL, &dry }, { 0 } };
 	consent_request_info info;
 	char err[512], expires[TEXT_TIME_LEN];
 	int rc;
 
-	if ((rc = parse(c, argc, argv, pos, 2, 2, opts)) || (rc = need_purpose(c, pos[1])))
+	if ((rc = parse(c, argc, argv, pos, 1, 2, opts)))
+		return rc;
+	if (all) {
+		if (pos[1] || resend)
+			return ctl_error(c, EXIT_ERR, "usage: consentctl request --all PURPOSE");
+		return cmd_request_all(c, pos[0], dry);
+	}
+	if (!pos[1] || dry)
+		return ctl_error(c, EXIT_ERR, "usage: consentctl request ID PURPOSE [--resend]");
+	if ((rc = need_purpose(c, pos[1])))
 		return rc;
 	if (!templates(c))
 		return EXIT_ERR;
@@ -660,7 +664,8 @@ const command commands[] = {
 	{ "account import", "FILE|-   (CSV header: id,email,name,lang)", cmd_account_import, CMD_WRITE },
 	{ "account show", "ID", cmd_account_show, 0 },
 	{ "account set-email", "ID EMAIL", cmd_account_set_email, 0 },
-	{ "request", "ID PURPOSE [--resend]", cmd_request, 0 },
+	{ "request", "ID PURPOSE [--resend] | --all PURPOSE   (--all: every account in "
+	  "state none or expired, throttled like a broadcast, once each)", cmd_request, 0 },
 	{ "status", "ID [PURPOSE]", cmd_status, 0 },
 	{ "check", "ID PURPOSE   (exit 0 only when granted now)", cmd_check, 0 },
 	{ "granted", "PURPOSE   (ids of all accounts granted now)", cmd_granted, 0 },
@@ -671,6 +676,15 @@ const command commands[] = {
 	{ "outbox list", "[--state queued|sending|sent|deferred|failed|cancelled]",
 	  cmd_outbox_list, 0 },
 	{ "inbox list", "[--review]   (what came in and what it became)", cmd_inbox_list, 0 },
+	{ "policy publish", "VERSION --effective DATE [--material] [--affects PURPOSE]... "
+	  "--summary LANG=FILE...", cmd_policy_publish, 0 },
+	{ "policy list", "", cmd_policy_list, 0 },
+	{ "policy preview", "VERSION [--lang de|en] [--account ID] [--raw]", cmd_policy_preview, 0 },
+	{ "broadcast start", "VERSION [--dry-run]   (announce a material version to every "
+	  "account, once each)", cmd_broadcast_start, 0 },
+	{ "broadcast status", "VERSION|--request PURPOSE [--follow]", cmd_broadcast_status, 0 },
+	{ "broadcast report", "VERSION|--request PURPOSE [--all]   (CSV: undelivered mail, "
+	  "--all: every mail with the server's answer)", cmd_broadcast_report, 0 },
 	{ "ledger verify", "[--anchor SEQ:HASH]   (a head printed earlier, kept elsewhere)",
 	  cmd_ledger_verify, 0 },
 	{ NULL, NULL, NULL, 0 }

@@ -55,8 +55,10 @@ typedef struct compose_args {
 
 /* render - one mail from the template and c, into out and outlen. */
 static int render(const config *cfg, const template_set *ts, const account *a,
-		  const compose_args *c, char **out, size_t *outlen, char *err, size_t errlen)
+		  const compose_args *c, outmail *o, char *err, size_t errlen)
 {
+	char **out = &o->message;
+	size_t *outlen = &o->len;
 	char *subject = NULL, *body = NULL;
 	mail_spec m;
 	int rc = -1;
@@ -78,8 +80,13 @@ static int render(const config *cfg, const template_set *ts, const account *a,
 	m.body = body;
 	rc = mime_compose(&m, out, outlen, err, errlen);
 cleanup:
-	free(subject);
-	free(body);
+	if (rc == 0) {
+		o->subject = subject;
+		o->body = body;
+	} else {
+		free(subject);
+		free(body);
+	}
 	return rc;
 }
 
@@ -87,7 +94,7 @@ static int compose(const config *cfg, const template_set *ts, const account *a,
 		   const compose_args *c, outmail *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	if (render(cfg, ts, a, c, &out->message, &out->len, err, errlen))
+	if (render(cfg, ts, a, c, out, err, errlen))
 		return -1;
 	digest_sha256_hex(out->message, out->len, out->sha256);
 	outmail_envelope_sender(cfg, out->sender);
@@ -145,6 +152,7 @@ static int tokened(const config *cfg, const template_set *ts, enum template_id i
 	const char *description = strcmp(lang, "de") ? p->description_en : p->description_de;
 	char masked[TOKEN_SIZE], *stored = NULL, *back = NULL;
 	size_t stored_len = 0;
+	outmail masked_mail = { 0 };
 
 	unsigned char rnd[12];
 	char rndhex[sizeof(rnd) * 2 + 1];
@@ -189,8 +197,12 @@ static int tokened(const config *cfg, const template_set *ts, enum template_id i
 	if (id == TPL_REQUEST)
 		snprintf(msgid, sizeof(msgid), "consent.%s@%s", masked, cfg->reply_domain);
 	c.subject_ref = masked;
-	if (render(cfg, ts, a, &c, &stored, &stored_len, err, errlen))
+	if (render(cfg, ts, a, &c, &masked_mail, err, errlen))
 		goto fail;
+	stored = masked_mail.message;
+	stored_len = masked_mail.len;
+	masked_mail.message = NULL;
+	outmail_clear(&masked_mail);
 	back = outmail_unmask(stored, stored_len, token);
 	if (stored_len != out->len || memcmp(back, out->message, out->len)) {
 		snprintf(err, errlen, "the request cannot be stored without its token: a "
@@ -317,4 +329,10 @@ void outmail_clear(outmail *m)
 		return;
 	free(m->message);
 	m->message = NULL;
+	free(m->subject);
+	m->subject = NULL;
+	if (m->body)   /* a request's holds its token */
+		digest_wipe(m->body, strlen(m->body));
+	free(m->body);
+	m->body = NULL;
 }

@@ -2015,7 +2015,7 @@ static int insert_unique(store *st, sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE)
 		return STORE_OK;
-	if (rc == SQLITE_CONSTRAINT &&
+	if ((rc & 0xff) == SQLITE_CONSTRAINT &&
 	    (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
 	     sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE))
 		return set_err(st, STORE_EXISTS, "%s exists already", what);
