@@ -1347,6 +1347,190 @@ static void test_head_of_empty_ledger(void **state)
 	assert_string_equal(hash, "");
 }
 
+/* ---- broadcasts: notices once, bulk mail by domain, holds, quotas ---- */
+
+/* notice - queue the announcement of campaign c to the account with id. */
+static bool notice(fixture *f, int64_t c, const char *id)
+{
+	account a;
+	bool queued = false;
+
+	assert_int_equal(store_account_get(f->st, id, &a), STORE_OK);
+	assert_int_equal(store_outbox_notice(f->st, c, a.key, "policy-change",
+					     "consent+bounce@cloudwerk.example", a.email, &queued),
+			 STORE_OK);
+	return queued;
+}
+
+static int64_t new_campaign(fixture *f, const char *kind, const char *name)
+{
+	campaign_row c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.kind, sizeof(c.kind), "%s", kind);
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	c.started = 1000;
+	assert_int_equal(store_campaign_insert(f->st, &c), STORE_OK);
+	assert_true(c.id > 0);
+	return c.id;
+}
+
+/* Once per (broadcast, account, kind): the store says no to a second. */
+static void test_notice_once(void **state)
+{
+	fixture *f = *state;
+	campaign_row dup;
+	policy_row p = { "2.0", 2000, 1000, true };
+	int64_t c;
+
+	open_new(f);
+	assert_int_equal(store_policy_insert(f->st, &p), STORE_OK);
+	assert_int_equal(store_account_upsert(f->st, "a", "a@one.test", NULL, NULL, NULL), 0);
+	c = new_campaign(f, "policy", "2.0");
+	assert_true(notice(f, c, "a"));
+	assert_false(notice(f, c, "a"));
+	memset(&dup, 0, sizeof(dup));
+	snprintf(dup.kind, sizeof(dup.kind), "policy");
+	snprintf(dup.name, sizeof(dup.name), "2.0");
+	assert_int_equal(store_campaign_insert(f->st, &dup), STORE_EXISTS);
+	/* a notice is lazy: claimed without bytes, its domain known */
+	{
+		outbox_item it[8];
+		int n = claim(f, text_now() + 10, 60, it, 8);
+
+		assert_int_equal(n, 1);
+		assert_true(it[0].lazy);
+		assert_int_equal(it[0].campaign, c);
+		assert_string_equal(it[0].domain, "one.test");
+		clear_items(it, n);
+	}
+}
+
+/* A published version cannot be changed or deleted, nor published twice. */
+static void test_policy_immutable(void **state)
+{
+	fixture *f = *state;
+	policy_row p = { "1.1", 100, 50, false }, got;
+	char in_force[POLICY_VERSION_MAX + 1];
+	char *text = NULL, sha[SHA256_HEX];
+	sqlite3 *db;
+
+	open_new(f);
+	assert_int_equal(store_policy_insert(f->st, &p), STORE_OK);
+	assert_int_equal(store_policy_text_insert(f->st, "1.1", "de", "Text", "ab"), STORE_OK);
+	assert_int_equal(store_policy_insert(f->st, &p), STORE_EXISTS);
+	assert_int_equal(store_policy_get(f->st, "1.1", &got), STORE_OK);
+	assert_int_equal(got.effective, 100);
+	assert_int_equal(store_policy_text(f->st, "1.1", "de", &text, sha), STORE_OK);
+	assert_string_equal(text, "Text");
+	free(text);
+	assert_int_equal(store_policy_text(f->st, "1.1", "en", &text, sha), STORE_NOTFOUND);
+	assert_int_equal(store_policy_in_force(f->st, 99, in_force), STORE_OK);
+	assert_string_equal(in_force, "");
+	assert_int_equal(store_policy_in_force(f->st, 100, in_force), STORE_OK);
+	assert_string_equal(in_force, "1.1");
+	db = sql_open(f->db);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE policy SET effective = 0", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM policy_text", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE policy_text SET summary = 'x'", NULL, NULL,
+					  NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* quota_take - lets `room` messages go per domain in all. */
+typedef struct quota_box {
+	int room;
+	char seen[256];
+} quota_box;
+
+static int quota_take(const char *domain, int want, void *arg)
+{
+	quota_box *q = arg;
+	int n = want < q->room ? want : q->room;
+
+	q->room -= n;
+	strncat(q->seen, domain, sizeof(q->seen) - strlen(q->seen) - 2);
+	strcat(q->seen, " ");
+	return n;
+}
+
+/* Single mail first; bulk mail domain by domain in turn; a held domain is
+ * skipped and due again when its hold ends; the quota limits. */
+static void test_bulk_claim(void **state)
+{
+	fixture *f = *state;
+	store_quota q;
+	quota_box box;
+	outbox_item it[8];
+	policy_row p = { "2.0", 2000, 1000, true };
+	char id[8], addr[64];
+	int64_t c, until = 0, due;
+	int i, n;
+
+	open_new(f);
+	assert_int_equal(store_policy_insert(f->st, &p), STORE_OK);
+	c = new_campaign(f, "policy", "2.0");
+	for (i = 0; i < 6; i++) {
+		snprintf(id, sizeof(id), "u%d", i);
+		snprintf(addr, sizeof(addr), "u%d@%s.test", i, i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c");
+		assert_int_equal(store_account_upsert(f->st, id, addr, NULL, NULL, NULL), 0);
+		assert_true(notice(f, c, id));
+	}
+	/* a single mail queued after the bulk rows still goes first */
+	{
+		account u0;
+		int64_t single;
+
+		assert_int_equal(store_account_get(f->st, "u0", &u0), STORE_OK);
+		single = queue(f, "receipt-granted", u0.key, 0, NULL, "u0@a.test", "ab");
+
+		memset(&q, 0, sizeof(q));
+		memset(&box, 0, sizeof(box));
+		box.room = 2;
+		q.take = quota_take;
+		q.arg = &box;
+		assert_int_equal(store_outbox_claim(f->st, text_now(), 60, it, 8, &q, &n), STORE_OK);
+		assert_int_equal(n, 3);                 /* the single one and 2 of the quota */
+		assert_int_equal(it[0].id, single);
+		assert_int_equal(it[0].campaign, 0);
+		assert_true(q.limited);
+		assert_string_equal(it[1].domain, "a.test");
+		assert_string_equal(it[2].domain, "a.test");
+		assert_string_equal(q.after, "a.test");
+		clear_items(it, n);
+	}
+	/* next time the turn starts after a.test; b.test is on hold */
+	assert_int_equal(store_domain_hold(f->st, "b.test", text_now(), "421 4.7.0 slow", &until),
+			 STORE_OK);
+	assert_true(until >= text_now() + 59);
+	box.room = 10;
+	box.seen[0] = '\0';
+	assert_int_equal(store_outbox_claim(f->st, text_now(), 60, it, 8, &q, &n), STORE_OK);
+	assert_int_equal(n, 2);                         /* c.test's two */
+	assert_string_equal(it[0].domain, "c.test");
+	assert_string_equal(box.seen, "c.test ");
+	clear_items(it, n);
+	assert_int_equal(store_outbox_claim(f->st, text_now(), 60, it, 8, &q, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	/* held domain: due when the hold ends */
+	assert_int_equal(store_outbox_next_due(f->st, text_now(), &due), STORE_OK);
+	assert_true(due > 0 && due <= until);
+	/* a refusal during the hold changes nothing; one after it doubles */
+	assert_int_equal(store_domain_hold(f->st, "b.test", text_now(), "421 again", &due),
+			 STORE_OK);
+	assert_int_equal(due, until);
+	assert_int_equal(store_domain_hold(f->st, "b.test", until + 1, "421 again", &due),
+			 STORE_OK);
+	assert_int_equal(due, until + 1 + 120);
+	assert_int_equal(store_domain_release(f->st, "b.test"), STORE_OK);
+	assert_int_equal(store_outbox_claim(f->st, text_now(), 60, it, 8, NULL, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(it[0].domain, "b.test");
+	clear_items(it, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1379,6 +1563,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_schema1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_schema1_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head_of_empty_ledger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notice_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_immutable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_claim, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
