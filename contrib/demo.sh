@@ -8,7 +8,8 @@
 #   the person's reply in (Postfix -> consentd's IMAP mailbox -> consentd)
 #   granted, receipt out; a withdrawal in through Postfix pipe(8) ->
 #   consent-deliver; revoked, receipt out; an unclear answer held for
-#   review with one "please answer JA or NEIN"; expiry, export, erasure,
+#   review with one "please answer JA or NEIN"; a policy version published
+#   and announced to every account once (broadcast); expiry, export, erasure,
 #   and a forged ledger row caught by `ledger verify`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -114,6 +115,22 @@ for _ in $(seq 50); do [ "$(ctl inbox list --review | wc -l)" -ge 2 ] && break; 
 step inbox list --review
 consentd_once
 step status k-1002 log-linking
+
+say '(staff publish a material change of the privacy policy and announce it to every account, once each)'
+printf 'Wir verknüpfen Zugriffsprotokolle künftig 30 statt 7 Tage lang.\n' > "$work/changes-de.txt"
+printf 'We will keep access logs linked for 30 days instead of 7.\n' > "$work/changes-en.txt"
+step policy publish 2.0 --effective 2027-01-01 --material --summary de="$work/changes-de.txt" --summary en="$work/changes-en.txt"
+step policy list
+say '$ consentctl broadcast start 2.0 --dry-run   (first lines)'
+ctl broadcast start 2.0 --dry-run | head -12
+step broadcast start 2.0
+consentd_once
+step broadcast status 2.0
+step broadcast report 2.0 --all
+wait_mail app@example.test 3
+say '(the announcement in Ben'"'"'s mailbox, in English)'
+show "$(mailbox app@example.test | head -1)" 14
+step broadcast start 2.0
 
 say '(31 days later, with faketime, the request has expired)'
 faketime -f '+31d' $B/consentctl -c "$work/consentd.conf" expire

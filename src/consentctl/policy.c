@@ -449,6 +449,8 @@ static int read_status(ctl *c, int64_t id, status *s)
 	if (window > RATE_WINDOW)
 		window = RATE_WINDOW;
 	s->rate = window > 0 ? (double)s->n.sent_since / (double)window : 0;
+	if (s->left == 0 && s->n.sent > 0)   /* over: the average of the whole run */
+		s->rate = (double)s->n.sent / (double)(s->n.last_done - s->n.first_done + 1);
 	s->eta = s->left == 0 ? 0 : s->rate > 0 ? (int64_t)((double)s->left / s->rate + 0.5) : -1;
 	s->done = s->b.finished && s->left == 0;
 	return STORE_OK;
@@ -495,8 +497,10 @@ static void status_text(const status *s)
 	printf("queued %" PRId64 "  sending %" PRId64 "  sent %" PRId64 "  deferred %" PRId64
 	       "  failed %" PRId64 "  cancelled %" PRId64 "\n", s->n.queued, s->n.sending,
 	       s->n.sent, s->n.deferred, s->n.failed, s->n.cancelled);
-	printf("rate %.1f/s (last %d s)  ETA %s%s\n", s->rate, RATE_WINDOW, eta,
-	       s->done ? "  done" : "");
+	if (s->left == 0)
+		printf("rate %.1f/s (on average)%s\n", s->rate, s->done ? "  done" : "");
+	else
+		printf("rate %.1f/s (last %d s)  ETA %s\n", s->rate, RATE_WINDOW, eta);
 }
 
 /* status_bar - one line, redrawn in place on a terminal. */
