@@ -424,6 +424,8 @@ int store_grant_asked(store *st, int64_t acct, const char *purpose, int64_t *out
 
 typedef struct campaign_row {
 	int64_t id, started, cursor, accounts, queued, requests, finished, updated;
+	int64_t upto;                       /* the newest account key when it began:
+					     * accounts created later are not in it */
 	char kind[16];                      /* policy | request */
 	char name[PURPOSE_NAME_MAX + 1];    /* version or purpose */
 } campaign_row;
@@ -431,7 +433,8 @@ typedef struct campaign_row {
 /* store_campaign_insert - sets c->id. STORE_EXISTS when kind policy and the
  * version has a broadcast already. */
 int store_campaign_insert(store *st, campaign_row *c);
-/* store_campaign_find - the newest broadcast of kind and name. */
+/* store_campaign_find - the newest broadcast of kind and name that is
+ * still queueing or queued mail (else the newest). */
 int store_campaign_find(store *st, const char *kind, const char *name, campaign_row *out);
 int store_campaign_get(store *st, int64_t id, campaign_row *out);
 /* store_campaign_progress - cursor moved, counts added, finished (0: not). */
@@ -441,8 +444,9 @@ int store_campaign_progress(store *st, int64_t id, int64_t cursor, int64_t accou
 int store_campaign_unfinished(store *st, campaign_row *out);
 
 /* store_accounts_after - up to max keys of accounts not erased, greater
- * than after, in key order. */
-int store_accounts_after(store *st, int64_t after, int64_t *keys_out, int max, int *n_out);
+ * than after and at most upto, in key order. */
+int store_accounts_after(store *st, int64_t after, int64_t upto, int64_t *keys_out, int max,
+			 int *n_out);
 int store_accounts_count(store *st, int64_t *out);
 
 /* store_accounts_by_lang - (lang or dflt, count) of accounts not erased. */

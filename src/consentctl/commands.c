@@ -677,7 +677,7 @@ const command commands[] = {
 	  cmd_outbox_list, 0 },
 	{ "inbox list", "[--review]   (what came in and what it became)", cmd_inbox_list, 0 },
 	{ "policy publish", "VERSION --effective DATE [--material] [--affects PURPOSE]... "
-	  "--summary LANG=FILE...", cmd_policy_publish, 0 },
+	  "--summary LANG=FILE...", cmd_policy_publish, CMD_WRITE },
 	{ "policy list", "", cmd_policy_list, 0 },
 	{ "policy preview", "VERSION [--lang de|en] [--account ID] [--raw]", cmd_policy_preview, 0 },
 	{ "broadcast start", "VERSION [--dry-run]   (announce a material version to every "

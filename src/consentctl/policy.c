@@ -279,7 +279,7 @@ static int dry_run(ctl *c, const char *version)
 			printf("  ... %" PRId64 " more\n", b.n - DRY_RUN_BOUNCES_MAX);
 		printf("  in all: %" PRId64 "\n", b.n);
 	}
-	if ((rc = store_accounts_after(c->st, 0, &key, 1, &n)))
+	if ((rc = store_accounts_after(c->st, 0, INT64_MAX, &key, 1, &n)))
 		goto store_fail;
 	if (n) {
 		if ((rc = store_account_get_key(c->st, key, &a)))
@@ -353,10 +353,10 @@ static int run_broadcast(ctl *c, const char *kind, const char *name)
 				   "requests", (json_int_t)b.requests, "resumed", resumed));
 		return EXIT_OK;
 	}
-	printf("broadcast #%" PRId64 " of %s %s: %" PRId64 " accounts, %" PRId64
-	       " mails queued (%" PRId64 " of them consent requests)\n", b.id,
+	printf("broadcast #%" PRId64 " of %s %s: %" PRId64 " account%s, %" PRId64
+	       " mail%s queued (%" PRId64 " of them consent requests)\n", b.id,
 	       strcmp(kind, BROADCAST_POLICY) ? "a request for" : "policy", name, b.accounts,
-	       b.queued, b.requests);
+	       b.accounts == 1 ? "" : "s", b.queued, b.queued == 1 ? "" : "s", b.requests);
 	if (c->cfg->broadcast_rate > 0)
 		printf("consentd sends them at %d/s in all, %d/s per domain%s\n",
 		       c->cfg->broadcast_rate, c->cfg->broadcast_domain_rate,

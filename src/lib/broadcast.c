@@ -114,15 +114,15 @@ int policy_publish(store *st, const config *cfg, const policy_new *p, char *err,
 	char *text[POLICY_LANGS_MAX] = { 0 };
 	char lang[POLICY_LANGS_MAX][3];
 	char sha[SHA256_HEX];
-	policy_row row;
+	policy_row row, old;
 	bool have_default = false;
 	int i, j, rc = BROADCAST_ERR;
 
 	err[0] = '\0';
 	memset(&row, 0, sizeof(row));
 	if (!version_ok(p->version)) {
-		snprintf(err, errlen, "version '%.60s': use 1 to %d of A-Z a-z 0-9 . - _",
-			 p->version, POLICY_VERSION_MAX);
+		snprintf(err, errlen, "version '%.60s': use 1 to %d of A-Z a-z 0-9 . - _, "
+			 "starting with a letter or digit", p->version, POLICY_VERSION_MAX);
 		return BROADCAST_ERR;
 	}
 	snprintf(row.version, sizeof(row.version), "%s", p->version);
@@ -174,8 +174,15 @@ int policy_publish(store *st, const config *cfg, const policy_new *p, char *err,
 			 "it is what accounts in other languages read", cfg->default_lang);
 		goto cleanup;
 	}
-	if ((rc = store_begin(st)) || (rc = store_policy_insert(st, &row)))
+	/* Texts and purposes first: once the policy row exists, the store
+	 * refuses anything more for this version. */
+	if ((rc = store_begin(st)))
 		goto store_fail;
+	if ((rc = store_policy_get(st, row.version, &old)) != STORE_NOTFOUND) {
+		if (rc == STORE_OK)
+			rc = STORE_EXISTS;
+		goto store_fail;
+	}
 	for (i = 0; i < p->nsummary; i++) {
 		digest_sha256_hex(text[i], strlen(text[i]), sha);
 		if ((rc = store_policy_text_insert(st, row.version, lang[i], text[i], sha)))
@@ -184,7 +191,7 @@ int policy_publish(store *st, const config *cfg, const policy_new *p, char *err,
 	for (i = 0; i < p->naffects; i++)
 		if ((rc = store_policy_affects_insert(st, row.version, p->affects[i])))
 			goto store_fail;
-	if ((rc = store_commit(st)))
+	if ((rc = store_policy_insert(st, &row)) || (rc = store_commit(st)))
 		goto store_fail;
 	rc = BROADCAST_OK;
 	goto cleanup;
@@ -435,7 +442,7 @@ int broadcast_queue(store *st, const config *cfg, const template_set *ts, campai
 			store_rollback(st);
 			break;
 		}
-		if ((rc = store_accounts_after(st, c->cursor, keys, BROADCAST_CHUNK, &n)))
+		if ((rc = store_accounts_after(st, c->cursor, c->upto, keys, BROADCAST_CHUNK, &n)))
 			goto store_fail;
 		for (i = 0; i < n; i++)
 			if ((rc = one_account(&q, keys[i])))

@@ -148,12 +148,14 @@ static const char *const migrations[] = {
 	"  published INTEGER NOT NULL,"
 	"  material INTEGER NOT NULL);"
 	"CREATE INDEX policy_effective ON policy(effective, published);"
+	/* A version's texts and purposes are written before its policy row
+	 * (the references are checked at commit) and never after it. */
 	"CREATE TABLE policy_text ("          /* the summary of changes per language */
-	"  version TEXT NOT NULL REFERENCES policy(version),"
+	"  version TEXT NOT NULL REFERENCES policy(version) DEFERRABLE INITIALLY DEFERRED,"
 	"  lang TEXT NOT NULL, summary TEXT NOT NULL, sha256 TEXT NOT NULL,"
 	"  PRIMARY KEY (version, lang));"
 	"CREATE TABLE policy_affects ("       /* consents to purpose must be given anew */
-	"  version TEXT NOT NULL REFERENCES policy(version),"
+	"  version TEXT NOT NULL REFERENCES policy(version) DEFERRABLE INITIALLY DEFERRED,"
 	"  purpose TEXT NOT NULL, PRIMARY KEY (purpose, version));"
 	"CREATE TRIGGER policy_immutable_u BEFORE UPDATE ON policy"
 	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
@@ -167,6 +169,12 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
 	"CREATE TRIGGER policy_affects_immutable_d BEFORE DELETE ON policy_affects"
 	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE TRIGGER policy_text_sealed BEFORE INSERT ON policy_text"
+	"  WHEN EXISTS (SELECT 1 FROM policy WHERE version = NEW.version)"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE TRIGGER policy_affects_sealed BEFORE INSERT ON policy_affects"
+	"  WHEN EXISTS (SELECT 1 FROM policy WHERE version = NEW.version)"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
 	/* A broadcast (a policy announcement, or request --all): accounts are
 	 * queued in key order; cursor is the last key handled, moved in the
 	 * same transaction as the mail it queued. */
@@ -176,6 +184,7 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL,"              /* the policy version, or the purpose */
 	"  started INTEGER NOT NULL,"
 	"  cursor INTEGER NOT NULL DEFAULT 0,"
+	"  upto INTEGER NOT NULL,"           /* the newest account when it began */
 	"  accounts INTEGER NOT NULL DEFAULT 0,"   /* accounts handled */
 	"  queued INTEGER NOT NULL DEFAULT 0,"     /* mails queued */
 	"  requests INTEGER NOT NULL DEFAULT 0,"   /* consent requests among them */
@@ -242,7 +251,7 @@ enum stmt_id {
 	"ifnull(i.subject, ''), ifnull(i.detail, ''), i.raw_sha256, ifnull(i.event, 0), i.size"
 #define REQUEST_COLS "id, acct, created, expires, purpose, token_hash, state"
 #define CAMPAIGN_COLS "id, kind, name, started, cursor, accounts, queued, requests, " \
-	"ifnull(finished, 0), updated"
+	"ifnull(finished, 0), updated, upto"
 #define DOMAIN_OF(x) "lower(substr(" x ", instr(" x ", '@') + 1))"
 #define BULK_DUE "state IN ('queued', 'deferred') AND campaign IS NOT NULL"
 #define CAMPAIGN_MAIL_COLS "o.id, ifnull(a.id, ''), o.kind, o.state, ifnull(o.rcpt, ''), " \
@@ -373,18 +382,20 @@ static const char *const stmt_sql[S_COUNT] = {
 		" LEFT JOIN request r ON r.id = e.request"
 		" WHERE e.acct = ?1 AND e.purpose = ?2 AND e.kind = 'grant'"
 		" ORDER BY e.seq DESC LIMIT 1",
-	[S_CAMPAIGN_INSERT] = "INSERT INTO campaign (kind, name, started, updated)"
-		" VALUES (?1, ?2, ?3, ?3)",
+	[S_CAMPAIGN_INSERT] = "INSERT INTO campaign (kind, name, started, updated, upto)"
+		" VALUES (?1, ?2, ?3, ?3, (SELECT ifnull(max(key), 0) FROM account))",
+	/* The newest that is still queueing or queued any mail (a run of
+	 * request --all that found nobody left to ask hides no earlier one). */
 	[S_CAMPAIGN_FIND] = "SELECT " CAMPAIGN_COLS " FROM campaign WHERE kind = ?1"
-		" AND name = ?2 ORDER BY id DESC LIMIT 1",
+		" AND name = ?2 ORDER BY (queued > 0 OR finished IS NULL) DESC, id DESC LIMIT 1",
 	[S_CAMPAIGN_GET] = "SELECT " CAMPAIGN_COLS " FROM campaign WHERE id = ?1",
 	[S_CAMPAIGN_PROGRESS] = "UPDATE campaign SET cursor = max(cursor, ?2),"
 		" accounts = accounts + ?3, queued = queued + ?4, requests = requests + ?5,"
 		" finished = nullif(?6, 0), updated = ?7 WHERE id = ?1",
 	[S_CAMPAIGN_UNFINISHED] = "SELECT " CAMPAIGN_COLS " FROM campaign"
 		" WHERE finished IS NULL ORDER BY id LIMIT 1",
-	[S_ACCOUNTS_AFTER] = "SELECT key FROM account WHERE key > ?1 AND erased IS NULL"
-		" ORDER BY key LIMIT ?2",
+	[S_ACCOUNTS_AFTER] = "SELECT key FROM account WHERE key > ?1 AND key <= ?3"
+		" AND erased IS NULL ORDER BY key LIMIT ?2",
 	[S_ACCOUNTS_COUNT] = "SELECT count(*) FROM account WHERE erased IS NULL",
 	[S_ACCOUNTS_BY_LANG] = "SELECT ifnull(lang, ?1) AS l, count(*) FROM account"
 		" WHERE erased IS NULL GROUP BY l ORDER BY l",
@@ -2217,6 +2228,7 @@ static int campaign_one(store *st, sqlite3_stmt *s, campaign_row *out)
 	out->requests = sqlite3_column_int64(s, 7);
 	out->finished = sqlite3_column_int64(s, 8);
 	out->updated = sqlite3_column_int64(s, 9);
+	out->upto = sqlite3_column_int64(s, 10);
 	sqlite3_reset(s);
 	return STORE_OK;
 }
@@ -2284,7 +2296,8 @@ int store_campaign_progress(store *st, int64_t id, int64_t cursor, int64_t accou
 	return run(st, s, "broadcast progress");
 }
 
-int store_accounts_after(store *st, int64_t after, int64_t *keys_out, int max, int *n_out)
+int store_accounts_after(store *st, int64_t after, int64_t upto, int64_t *keys_out, int max,
+			 int *n_out)
 {
 	sqlite3_stmt *s = stmt(st, S_ACCOUNTS_AFTER);
 	int rc, n = 0;
@@ -2294,6 +2307,7 @@ int store_accounts_after(store *st, int64_t after, int64_t *keys_out, int max, i
 		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, after);
 	sqlite3_bind_int(s, 2, max);
+	sqlite3_bind_int64(s, 3, upto);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
 		keys_out[n++] = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);

@@ -1416,9 +1416,14 @@ static void test_policy_immutable(void **state)
 	sqlite3 *db;
 
 	open_new(f);
-	assert_int_equal(store_policy_insert(f->st, &p), STORE_OK);
+	/* texts first, then the version: afterwards nothing more goes in */
+	assert_int_equal(store_begin(f->st), STORE_OK);
 	assert_int_equal(store_policy_text_insert(f->st, "1.1", "de", "Text", "ab"), STORE_OK);
+	assert_int_equal(store_policy_insert(f->st, &p), STORE_OK);
+	assert_int_equal(store_commit(f->st), STORE_OK);
 	assert_int_equal(store_policy_insert(f->st, &p), STORE_EXISTS);
+	assert_int_not_equal(store_policy_text_insert(f->st, "1.1", "en", "Added", "cd"), STORE_OK);
+	assert_int_not_equal(store_policy_affects_insert(f->st, "1.1", "log-linking"), STORE_OK);
 	assert_int_equal(store_policy_get(f->st, "1.1", &got), STORE_OK);
 	assert_int_equal(got.effective, 100);
 	assert_int_equal(store_policy_text(f->st, "1.1", "de", &text, sha), STORE_OK);
