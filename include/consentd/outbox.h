@@ -9,7 +9,9 @@
  * Postfix's minimal/maximal_backoff_time); a 5xx, or still undelivered 5
  * days after it was queued (Postfix's maximal_queue_lifetime), fails it.
  * A row found in "sending" after a crash is sent again: at most the
- * messages in flight at the crash can arrive twice, none is lost.
+ * messages in flight at the crash can arrive twice (those whose answer
+ * was not yet written: a group of at most OUTBOX_GROUP, OUTBOX_GROUP_MS
+ * old, and the one on the wire), none is lost.
  */
 #ifndef CONSENTD_OUTBOX_H
 #define CONSENTD_OUTBOX_H
@@ -25,6 +27,8 @@
 #define OUTBOX_BACKOFF_MIN 300
 #define OUTBOX_BACKOFF_MAX 4000
 #define OUTBOX_MAX_AGE (5 * 86400)
+#define OUTBOX_GROUP 10                 /* outcomes per transaction, at most */
+#define OUTBOX_GROUP_MS 20              /* and at most this old */
 
 typedef struct outbox_stats {
 	int sent, deferred, failed, retried;   /* retried: untried, requeued at once */

@@ -28,6 +28,9 @@ typedef struct run_ctx {
 	void *arg;
 	outbox_stats *stats;
 	int progress;             /* messages with a server answer this session */
+	bool group_open;          /* outcomes written, not yet committed */
+	int group_n;
+	int64_t group_ms;
 	int store_rc;             /* first store failure */
 	char store_err[256];
 } run_ctx;
@@ -187,23 +190,62 @@ int64_t outbox_backoff(int attempts)
 
 #define RESULT_RETRY_SECONDS 60
 
-static void record(run_ctx *r, const outbox_item *it, const char *state, const char *response,
-		   int64_t next)
+static void store_failed(run_ctx *r, int rc)
 {
-	int64_t now = text_now(), until = now + RESULT_RETRY_SECONDS;
-	int rc;
-
-	/* The server has answered: losing this write would send the mail again
-	 * (a lock held by consentctl, e.g. an import), so wait for the lock. */
-	while ((rc = store_outbox_result(r->st, it->id, state, response, next,
-					 strcmp(state, "sent") && strcmp(state, "failed") &&
-					 strcmp(state, "cancelled") ? 0 : now, NULL, 0)) == STORE_BUSY &&
-	       text_now() < until)
-		;
 	if (rc && !r->store_rc) {
 		r->store_rc = rc;
 		snprintf(r->store_err, sizeof(r->store_err), "%s", store_errmsg(r->st));
 	}
+}
+
+/* group_end - commit the outcomes written since group_begin. */
+static void group_end(run_ctx *r)
+{
+	int rc;
+
+	if (!r->group_open)
+		return;
+	r->group_open = false;
+	r->group_n = 0;
+	if ((rc = store_commit(r->st))) {
+		store_rollback(r->st);   /* those rows stay "sending": sent again */
+		store_failed(r, rc);
+	}
+}
+
+/* record - the outcome of one message. Outcomes are written in groups of
+ * at most OUTBOX_GROUP messages or OUTBOX_GROUP_MS milliseconds, one
+ * transaction each: a crash forgets at most that many answers (and those
+ * mails are sent again), never a mail. */
+static void record(run_ctx *r, const outbox_item *it, const char *state, const char *response,
+		   int64_t next)
+{
+	int64_t now = text_now(), until = now + RESULT_RETRY_SECONDS;
+	int rc = STORE_OK;
+
+	/* The server has answered: losing this write would send the mail again
+	 * (a lock held by consentctl, e.g. an import), so wait for the lock. */
+	if (!r->group_open) {
+		while ((rc = store_begin(r->st)) == STORE_BUSY && text_now() < until)
+			;
+		if (rc == STORE_OK) {
+			r->group_open = true;
+			r->group_ms = now_ms();
+		}
+	}
+	if (rc == STORE_OK)
+		rc = store_outbox_result_tx(r->st, it->id, state, response, next,
+					    strcmp(state, "sent") && strcmp(state, "failed") &&
+					    strcmp(state, "cancelled") ? 0 : now, NULL, 0);
+	if (rc && r->group_open) {
+		store_rollback(r->st);
+		r->group_open = false;
+		r->group_n = 0;
+	}
+	store_failed(r, rc);
+	if (r->group_open && (++r->group_n >= OUTBOX_GROUP ||
+			      now_ms() - r->group_ms >= OUTBOX_GROUP_MS))
+		group_end(r);
 	if (r->log)
 		r->log(it, state, response, r->arg);
 }
@@ -311,11 +353,24 @@ static int render_notice(store *st, const config *cfg, const template_set *ts,
 	snprintf(it->sha256, sizeof(it->sha256), "%s", m.sha256);
 	m.message = NULL;
 	outmail_clear(&m);
-	if (store_outbox_rendered(st, it->id, it->rcpt, it->sha256)) {
-		snprintf(why, whylen, "not sent: %s", store_errmsg(st));
-		return -1;
-	}
 	return 0;
+}
+
+/* note_rendered - where the batch's rendered notices go and the SHA-256
+ * of their bytes, in one transaction before they are sent. */
+static int note_rendered(store *st, const outbox_item *items, int n)
+{
+	int i, rc;
+
+	if ((rc = store_begin(st)))
+		return rc;
+	for (i = 0; i < n; i++)
+		if (items[i].lazy && items[i].sha256[0] &&
+		    (rc = store_outbox_rendered(st, items[i].id, items[i].rcpt, items[i].sha256))) {
+			store_rollback(st);
+			return rc;
+		}
+	return store_commit(st);
 }
 
 int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pacer *pacer,
@@ -330,7 +385,7 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 	struct timespec pause;
 	run_ctx r;
 	size_t nj;
-	int n, i, rc = STORE_OK;
+	int n, i, lazy, rc = STORE_OK;
 
 	if (!pacer)
 		pacer = &own;
@@ -376,8 +431,9 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 		r.log = log;
 		r.arg = arg;
 		r.stats = out;
-		for (i = 0, nj = 0; i < n; i++) {
+		for (i = 0, lazy = 0, nj = 0; i < n; i++) {
 			if (items[i].lazy) {
+				lazy++;
 				if (render_notice(st, cfg, ts, &items[i], why, sizeof(why))) {
 					record(&r, &items[i], "cancelled", why, 0);
 					continue;
@@ -410,6 +466,13 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 			jobs[nj].data = items[i].message;
 			nj++;
 		}
+		group_end(&r);   /* no transaction stays open while connecting */
+		if (lazy && (rc = note_rendered(st, items, n))) {
+			snprintf(err, errlen, "%s", store_errmsg(st));
+			for (i = 0; i < n; i++)
+				outbox_item_clear(&items[i]);
+			break;   /* the claims run out and are taken again */
+		}
 		out->sessions++;
 		session_err[0] = '\0';
 		if (nj && smtp_out_send(cfg, jobs, (size_t)nj, stop, job_done, &r, session_err,
@@ -419,6 +482,7 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 			for (i = 0; i < (int)nj; i++)
 				job_done(&jobs[i], &r);
 		}
+		group_end(&r);
 		if (session_err[0])
 			snprintf(err, errlen, "%s", session_err);
 		for (i = 0; i < n; i++)

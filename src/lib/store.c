@@ -197,7 +197,10 @@ static const char *const migrations[] = {
 	/* exactly once per (broadcast, account, kind of mail), by the store */
 	"CREATE UNIQUE INDEX outbox_once ON outbox(campaign, acct, kind) WHERE campaign IS NOT NULL;"
 	"CREATE INDEX outbox_campaign ON outbox(campaign, state, done) WHERE campaign IS NOT NULL;"
-	/* single mail (receipts, requests) before bulk mail; bulk by domain */
+	/* single mail (receipts, requests) before bulk mail; bulk by domain.
+	 * The index on state alone goes: every claim and result rewrote it,
+	 * and the partial indexes serve every query that needs one. */
+	"DROP INDEX outbox_state;"
 	"DROP INDEX outbox_due;"
 	"CREATE INDEX outbox_due ON outbox(id)"
 	"  WHERE state IN ('queued', 'deferred') AND campaign IS NULL;"
@@ -335,14 +338,16 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ?6, ?1, " DOMAIN_OF("?5") ") ON CONFLICT DO NOTHING",
 	[S_OUTBOX_RENDERED] = "UPDATE outbox SET rcpt = ?2, sha256 = ?3, domain = "
 		DOMAIN_OF("?2") " WHERE id = ?1",
-	[S_BULK_NEXT_DOMAIN] = "SELECT domain FROM outbox WHERE " BULK_DUE " AND domain > ?1"
+	[S_BULK_NEXT_DOMAIN] = "SELECT domain FROM outbox INDEXED BY outbox_bulk WHERE " BULK_DUE
+		" AND domain > ?1"
 		" ORDER BY domain LIMIT 1",
-	[S_BULK_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
+	[S_BULK_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o INDEXED BY outbox_bulk"
 		" LEFT JOIN account a ON a.key = o.acct"
 		" WHERE o.domain = ?3 AND o.state IN ('queued', 'deferred')"
 		" AND o.campaign IS NOT NULL AND o.next_attempt <= ?1"
 		" ORDER BY o.domain, o.next_attempt, o.id LIMIT ?2",
-	[S_BULK_DOMAIN_MIN] = "SELECT min(next_attempt) FROM outbox WHERE domain = ?1 AND "
+	[S_BULK_DOMAIN_MIN] = "SELECT min(next_attempt) FROM outbox INDEXED BY outbox_bulk"
+		" WHERE domain = ?1 AND "
 		BULK_DUE,
 	[S_DOMAIN_HELD] = "SELECT until FROM domain_hold WHERE domain = ?1 AND until > ?2",
 	/* A refusal while on hold changes nothing (the rest of a batch); one
@@ -413,12 +418,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* Due mail in queue order, through the partial index (no sort, however
 	 * long the queue); with it, whether the account's primary address is
 	 * still the one the mail was rendered for. */
-	[S_OUTBOX_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
+	[S_OUTBOX_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o INDEXED BY outbox_due"
 		" LEFT JOIN account a ON a.key = o.acct"
 		" WHERE o.state IN ('queued', 'deferred') AND o.campaign IS NULL"
 		" AND o.next_attempt <= ?1 ORDER BY o.id LIMIT ?2",
 	[S_OUTBOX_LEASED] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
-		" LEFT JOIN account a ON a.key = o.acct"
+		" INDEXED BY outbox_lease LEFT JOIN account a ON a.key = o.acct"
 		" WHERE o.state = 'sending' AND o.lease_until <= ?1 ORDER BY o.id LIMIT ?2",
 	[S_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', lease_until = ?2,"
 		" attempts = attempts + 1 WHERE id = ?1"
@@ -440,7 +445,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_OUTBOX_RECLAIM] = "UPDATE outbox SET state = 'queued', lease_until = NULL,"
 		" next_attempt = 0 WHERE state = 'sending'",
 	[S_OUTBOX_NEXT_DUE] = "SELECT min(t) FROM (SELECT min(next_attempt) AS t FROM outbox"
-		" WHERE state IN ('queued', 'deferred') AND campaign IS NULL"
+		" INDEXED BY outbox_due WHERE state IN ('queued', 'deferred') AND campaign IS NULL"
 		" UNION ALL SELECT min(lease_until) FROM outbox WHERE state = 'sending')",
 	[S_OUTBOX_DEL_ACCT] = "DELETE FROM outbox WHERE acct = ?1",
 	[S_INBOX_DUP] = "SELECT id, outcome, reason, ifnull(acct, 0) FROM inbox"
@@ -1588,15 +1593,28 @@ int store_outbox_result(store *st, int64_t id, const char *state, const char *re
 			int64_t next_attempt, int64_t done, const char *message,
 			size_t message_len)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	if ((rc = store_begin(st)))
 		return rc;
-	if (!(s = stmt(st, S_OUTBOX_RESULT))) {
+	if ((rc = store_outbox_result_tx(st, id, state, response, next_attempt, done, message,
+					 message_len)) ||
+	    (rc = store_commit(st))) {
 		store_rollback(st);
-		return STORE_ERR;
+		return rc;
 	}
+	return STORE_OK;
+}
+
+int store_outbox_result_tx(store *st, int64_t id, const char *state, const char *response,
+			   int64_t next_attempt, int64_t done, const char *message,
+			   size_t message_len)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!(s = stmt(st, S_OUTBOX_RESULT)))
+		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, id);
 	bind_text(s, 2, state);
 	bind_text(s, 3, response);
@@ -1605,17 +1623,10 @@ int store_outbox_result(store *st, int64_t id, const char *state, const char *re
 		sqlite3_bind_int64(s, 5, done);
 	sqlite3_bind_int(s, 6, !strcmp(state, "queued") ? 1 : 0);
 	if ((rc = run(st, s, "mail result")))
-		goto fail;
-	if (message && sqlite3_changes(st->db) > 0) {
-		if ((rc = mail_set(st, id, message, message_len)))
-			goto fail;
-	}
-	if ((rc = store_commit(st)))
-		goto fail;
+		return rc;
+	if (message && sqlite3_changes(st->db) > 0)
+		return mail_set(st, id, message, message_len);
 	return STORE_OK;
-fail:
-	store_rollback(st);
-	return rc;
 }
 
 int store_outbox_reclaim_sending(store *st, int *n_out)
