@@ -7,7 +7,7 @@
 # 421 held while the others go on, the per-domain and overall rates, a 550
 # failing one recipient, an account erased before its announcement goes out.
 #
-# Ports (127.0.0.1 only): fake_smtp on the first free one of 12650-12659 (or
+# Ports (127.0.0.1 only): fake_smtp on the first free one of 12870-12879 (or
 # BROADCAST_PORT); the loopback mail stack on 12660 (IMAP), 12661 (LMTP),
 # 12662 (Postfix), 12663 (sink), or 12664-12667 when that start fails.
 . "$(dirname "$0")/../cli/lib.sh"
@@ -72,17 +72,17 @@ term_daemon() {
 	DAEMONPID=
 }
 
-# pick_port - the first port of 12650-12659 nobody listens on, into PORT
-# (another program once sat on 12650 for a minute; with BROADCAST_PORT set,
+# pick_port - the first port of 12870-12879 nobody listens on, into PORT
+# (test_daemon.sh uses 12650; another program may sit on one; with BROADCAST_PORT set,
 # that one only).
 pick_port() {
 	local p
-	for p in ${BROADCAST_PORT:-$(seq 12650 12659)}; do
+	for p in ${BROADCAST_PORT:-$(seq 12870 12879)}; do
 		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
 		PORT=$p
 		return 0
 	done
-	fail "no free port for fake_smtp in ${BROADCAST_PORT:-12650-12659}"
+	fail "no free port for fake_smtp in ${BROADCAST_PORT:-12870-12879}"
 }
 
 # new_db NAME RATE DOMAIN_RATE [SMTP_PORT] - a fresh database and config
