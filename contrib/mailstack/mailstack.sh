@@ -713,15 +713,28 @@ start_postfix() {
 start_sink() {
 	local -a cmd=(/usr/sbin/smtp-sink -u "$MAIL_USER" -h "sink.$DOMAIN"
 		-d "$SINKDIR/%Y%m%d%H%M%S." "$@" "127.0.0.1:$SINK_PORT" 256)
+	local try i
 	if [ $# -gt 0 ]; then printf '%q ' "$@"; else printf '(none)'; fi >"$RUNDIR/sink.args"
-	printf '%s starting: %s\n' "$(date '+%F %T')" "${cmd[*]}" >>"$LOGDIR/sink.log"
-	# SIGHUP ignored so a closed terminal does not take the sink along.
-	(
-		cd "$SINKDIR"
-		trap '' HUP
-		exec "${cmd[@]}"
-	) </dev/null >>"$LOGDIR/sink.log" 2>&1 &
-	echo $! >"$RUNDIR/sink.pid"
+	# smtp-sink now and then exits at once without a word (seen about once
+	# in 20 starts on a busy machine): it is tried three times.
+	for try in 1 2 3; do
+		printf '%s starting: %s\n' "$(date '+%F %T')" "${cmd[*]}" >>"$LOGDIR/sink.log"
+		# SIGHUP ignored so a closed terminal does not take the sink along.
+		(
+			cd "$SINKDIR"
+			trap '' HUP
+			exec "${cmd[@]}"
+		) </dev/null >>"$LOGDIR/sink.log" 2>&1 &
+		echo $! >"$RUNDIR/sink.pid"
+		for ((i = 0; i < 300; i++)); do
+			port_open "$SINK_PORT" && return 0
+			[ -n "$(sink_pid)" ] || break
+			sleep 0.05
+		done
+		[ -n "$(sink_pid)" ] && break   # alive but silent: wait_port reports it
+		echo "mailstack.sh: smtp-sink exited while starting (try $try of 3)" >&2
+		sleep 0.5
+	done
 	wait_port "$SINK_PORT" "smtp-sink" sink_pid "$LOGDIR/sink.log"
 }
 

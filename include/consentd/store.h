@@ -261,6 +261,7 @@ typedef struct store_quota {
 	void *arg;
 	char after[ADDR_DOMAIN_MAX + 1];   /* the domain served last, in/out */
 	bool limited;                      /* out: bulk mail was due but held back */
+	bool exhausted;                    /* set by take: nothing more may go now */
 } store_quota;
 
 int store_outbox_claim(store *st, int64_t now, int lease, outbox_item *out, int max,
@@ -384,6 +385,9 @@ int store_imap_state(store *st, const char *mailbox, uint32_t *uidvalidity_io,
 typedef struct policy_row {
 	char version[POLICY_VERSION_MAX + 1];
 	int64_t effective, published;
+	int64_t seq;                        /* the ledger's last event when it was
+					     * published: what came before it, in
+					     * ledger order (not by the clock) */
 	bool material;
 } policy_row;
 
@@ -415,15 +419,20 @@ int store_policy_affects_each(store *st, const char *version,
 int store_policy_in_force(store *st, int64_t at, char out[POLICY_VERSION_MAX + 1]);
 
 /* store_grant_stale - whether the current grant of (acct, purpose) was
- * asked for before a version that affects purpose was published, and that
+ * asked for before a version that affects purpose was published (its
+ * request event is in the ledger at or before the version's seq), and that
  * version is in force at now: then it no longer counts. version_out gets
  * that version, or "" when the grant still counts. */
 int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
 		      char version_out[POLICY_VERSION_MAX + 1]);
 
-/* store_grant_asked - when the request the current grant answered was
- * made (0 when there is no grant). */
+/* store_grant_asked - the ledger seq of the request event the current
+ * grant answered (0 when there is no grant). */
 int store_grant_asked(store *st, int64_t acct, const char *purpose, int64_t *out);
+
+/* store_request_seq - the ledger seq of request's request event (0: none). */
+int store_request_seq(store *st, int64_t acct, const char *purpose, int64_t request,
+		      int64_t *out);
 
 /* ---- broadcasts ---- */
 
@@ -445,8 +454,9 @@ int store_campaign_get(store *st, int64_t id, campaign_row *out);
 /* store_campaign_progress - cursor moved, counts added, finished (0: not). */
 int store_campaign_progress(store *st, int64_t id, int64_t cursor, int64_t accounts,
 			    int64_t queued, int64_t requests, int64_t finished);
-/* store_campaign_unfinished - the oldest broadcast still queueing. */
-int store_campaign_unfinished(store *st, campaign_row *out);
+/* store_campaign_unfinished - the oldest broadcast still queueing whose
+ * id is greater than after. */
+int store_campaign_unfinished(store *st, int64_t after, campaign_row *out);
 
 /* store_accounts_after - up to max keys of accounts not erased, greater
  * than after and at most upto, in key order. */

@@ -304,27 +304,31 @@ static int imap_duty(store *st, const config *cfg, const template_set *ts, bool 
 static int broadcast_duty(store *st, const config *cfg, const template_set *ts, bool once)
 {
 	campaign_row c;
+	int64_t after = 0;
 	char err[512];
-	int rc;
+	int rc, failed = 0;
 
-	rc = store_campaign_unfinished(st, &c);
-	if (rc == STORE_NOTFOUND)
-		return 0;
-	if (rc) {
+	/* Each in turn: one that cannot go on does not hold up the others. */
+	while ((rc = store_campaign_unfinished(st, after, &c)) == STORE_OK) {
+		after = c.id;
+		if (!once && text_now() - c.updated < BROADCAST_STALL)
+			continue;   /* consentctl is at it */
+		if (broadcast_queue(st, cfg, ts, &c, once ? 0 : BROADCAST_PASS, NULL, NULL, err,
+				    sizeof(err))) {
+			logmsg(LOG_ERR, "broadcast #%" PRId64 " (%s %s): %s", c.id, c.kind, c.name,
+			       err);
+			failed = -1;
+			continue;
+		}
+		logmsg(LOG_INFO, "broadcast #%" PRId64 " (%s %s): queueing %s: %" PRId64
+		       " accounts, %" PRId64 " mails", c.id, c.kind, c.name,
+		       c.finished ? "finished" : "goes on", c.accounts, c.queued);
+	}
+	if (rc != STORE_NOTFOUND) {
 		logmsg(LOG_ERR, "broadcast: %s", store_errmsg(st));
 		return -1;
 	}
-	if (!once && text_now() - c.updated < BROADCAST_STALL)
-		return 0;   /* consentctl is at it */
-	if (broadcast_queue(st, cfg, ts, &c, once ? 0 : BROADCAST_PASS, NULL, NULL, err,
-			    sizeof(err))) {
-		logmsg(LOG_ERR, "broadcast #%" PRId64 " (%s %s): %s", c.id, c.kind, c.name, err);
-		return -1;
-	}
-	logmsg(LOG_INFO, "broadcast #%" PRId64 " (%s %s): queueing %s: %" PRId64 " accounts, "
-	       "%" PRId64 " mails", c.id, c.kind, c.name, c.finished ? "finished" : "goes on",
-	       c.accounts, c.queued);
-	return 0;
+	return failed;
 }
 
 /* duties - one full pass; 0, or -1 after a store failure (logged). */

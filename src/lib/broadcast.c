@@ -31,13 +31,28 @@ static bool version_ok(const char *v)
 {
 	size_t n = strlen(v), i;
 
-	if (n == 0 || n > POLICY_VERSION_MAX || v[0] == '.' || v[0] == '-')
+	if (n == 0 || n > POLICY_VERSION_MAX || v[0] == '.' || v[0] == '-' || v[0] == '_')
 		return false;
 	for (i = 0; i < n; i++)
 		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
 		      (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '-' || v[i] == '_'))
 			return false;
 	return true;
+}
+
+/* invisible - s (valid UTF-8) starts with a zero-width, line/paragraph
+ * separator or bidirectional formatting character: text that would not
+ * read as it is written. */
+static bool invisible(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (n >= 3 && p[0] == 0xE2 && p[1] == 0x80 &&
+	    ((p[2] >= 0x8B && p[2] <= 0x8F) || (p[2] >= 0xA8 && p[2] <= 0xAE)))
+		return true;   /* U+200B-200F, U+2028-202E */
+	if (n >= 3 && p[0] == 0xE2 && p[1] == 0x81 && p[2] >= 0xA0 && p[2] <= 0xAF)
+		return true;   /* U+2060-206F */
+	return n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF;   /* U+FEFF */
 }
 
 /* read_summary - the file as UTF-8 text with LF line ends, checked. */
@@ -84,6 +99,11 @@ static char *read_summary(const char *path, char *err, size_t errlen)
 			goto bad;
 		} else if (c == 0xC2 && i + 1 < n && (unsigned char)buf[i + 1] < 0xA0) {
 			snprintf(err, errlen, "%s:%zu: control character", path, line);
+			goto bad;
+		} else if (invisible(buf + i, n - i)) {
+			snprintf(err, errlen, "%s:%zu: invisible or direction-changing "
+				 "character (U+200B-U+200F, U+2028-U+202E, U+2060-U+206F, "
+				 "U+FEFF): the text must read as it is", path, line);
 			goto bad;
 		} else if (++col > 998) {
 			snprintf(err, errlen, "%s:%zu: line longer than 998 bytes", path, line);
@@ -330,7 +350,7 @@ static int reask(queue_ctx *q, const account *a, const config_purpose *pu)
 {
 	char state[16] = STATE_NONE;
 	request_row req;
-	int64_t seq, asked;
+	int64_t seq, asked, req_seq = 0;
 	int rc;
 
 	rc = store_consent_get(q->st, a->key, pu->name, state, &seq);
@@ -341,13 +361,18 @@ static int reask(queue_ctx *q, const account *a, const config_purpose *pu)
 	if (!strcmp(state, STATE_GRANTED)) {
 		if ((rc = store_grant_asked(q->st, a->key, pu->name, &asked)))
 			return rc;
-		if (asked >= q->policy.published)
+		/* Ledger order, not the clock: a request in the same second as
+		 * the publication but before it is old. */
+		if (asked > q->policy.seq)
 			return STORE_OK;
 		/* An open request made before the version was published is replaced. */
 		rc = store_request_open(q->st, a->key, pu->name, &req);
 		if (rc != STORE_OK && rc != STORE_NOTFOUND)
 			return rc;
-		if (rc == STORE_OK && req.created >= q->policy.published)
+		if (rc == STORE_OK &&
+		    (rc = store_request_seq(q->st, a->key, pu->name, req.id, &req_seq)))
+			return rc;
+		if (req_seq > q->policy.seq)
 			return STORE_OK;
 		return ask(q, a, pu, true, true);
 	}
@@ -355,9 +380,9 @@ static int reask(queue_ctx *q, const account *a, const config_purpose *pu)
 		rc = store_request_open(q->st, a->key, pu->name, &req);
 		if (rc == STORE_NOTFOUND)
 			return STORE_OK;
-		if (rc)
+		if (rc || (rc = store_request_seq(q->st, a->key, pu->name, req.id, &req_seq)))
 			return rc;
-		return req.created < q->policy.published ? ask(q, a, pu, true, false) : STORE_OK;
+		return req_seq <= q->policy.seq ? ask(q, a, pu, true, false) : STORE_OK;
 	}
 	return STORE_OK;
 }

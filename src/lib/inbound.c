@@ -682,7 +682,6 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 	bool applied, revoked = false, first;
 	char state[16] = STATE_NONE;
 	account a;
-	int64_t seq;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -733,8 +732,9 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 	}
 	if (!strcmp(req->state, "expired")) {
 		set_outcome(j, "ignored", "expired", "an answer to an expired request");
-		rc = store_consent_get(j->st, a.key, pu->name, state, &seq);
-		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		/* As the person sees it: a grant a policy version made stale
+		 * reads expired, and is asked again. */
+		if ((rc = consent_state(j->st, a.key, pu->name, text_now(), state)))
 			goto cleanup;
 		/* At most once per request, and only when nothing newer is
 		 * pending or granted: a fresh request. */

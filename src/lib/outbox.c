@@ -20,6 +20,12 @@
 #include "consentd/smtp_out.h"
 #include "consentd/text.h"
 
+typedef struct outcome {
+	int64_t id, next, done;
+	char state[16];
+	char response[SMTP_RESPONSE_MAX + 64];
+} outcome;
+
 typedef struct run_ctx {
 	store *st;
 	outbox_pacer *pacer;
@@ -28,7 +34,7 @@ typedef struct run_ctx {
 	void *arg;
 	outbox_stats *stats;
 	int progress;             /* messages with a server answer this session */
-	bool group_open;          /* outcomes written, not yet committed */
+	outcome group[OUTBOX_GROUP];   /* answered, not yet written */
 	int group_n;
 	int64_t group_ms;
 	int store_rc;             /* first store failure */
@@ -139,6 +145,8 @@ static int pacer_take(const char *domain, int want, void *arg)
 	}
 	if (n < 0)
 		n = 0;
+	if (rate > 0 && p->tokens - n < 1)
+		p->quota.exhausted = true;   /* no other domain can have any either */
 	if (rate > 0)
 		p->tokens -= n;
 	if (d)
@@ -198,56 +206,68 @@ static void store_failed(run_ctx *r, int rc)
 	}
 }
 
-/* group_end - commit the outcomes written since group_begin. */
+/* group_end - write the outcomes noted since the last group, in one
+ * transaction. The server has answered for them: losing this write would
+ * send those mails again (a lock held by consentctl, e.g. an import), so
+ * it waits for the lock up to RESULT_RETRY_SECONDS. */
 static void group_end(run_ctx *r)
 {
-	int rc;
+	int64_t until = text_now() + RESULT_RETRY_SECONDS;
+	int i, rc;
 
-	if (!r->group_open)
+	if (!r->group_n)
 		return;
-	r->group_open = false;
-	r->group_n = 0;
-	if ((rc = store_commit(r->st))) {
-		store_rollback(r->st);   /* those rows stay "sending": sent again */
-		store_failed(r, rc);
+	while ((rc = store_begin(r->st)) == STORE_BUSY && text_now() < until)
+		;
+	for (i = 0; rc == STORE_OK && i < r->group_n; i++) {
+		const outcome *o = &r->group[i];
+
+		rc = store_outbox_result_tx(r->st, o->id, o->state, o->response, o->next, o->done,
+					    NULL, 0);
 	}
+	if (rc == STORE_OK)
+		rc = store_commit(r->st);
+	if (rc)
+		store_rollback(r->st);   /* those rows stay "sending": sent again */
+	store_failed(r, rc);
+	r->group_n = 0;
 }
 
-/* record - the outcome of one message. Outcomes are written in groups of
- * at most OUTBOX_GROUP messages or OUTBOX_GROUP_MS milliseconds, one
- * transaction each: a crash forgets at most that many answers (and those
- * mails are sent again), never a mail. */
+/* record - the outcome of one message. Outcomes are kept in memory and
+ * written in groups of at most OUTBOX_GROUP messages or OUTBOX_GROUP_MS
+ * milliseconds, one transaction each, and at the end of every session: no
+ * lock is held while the server thinks, and a crash forgets at most a
+ * group's answers (those mails are sent again), never a mail. */
 static void record(run_ctx *r, const outbox_item *it, const char *state, const char *response,
 		   int64_t next)
 {
-	int64_t now = text_now(), until = now + RESULT_RETRY_SECONDS;
-	int rc = STORE_OK;
+	int64_t now = text_now();
+	outcome *o;
 
-	/* The server has answered: losing this write would send the mail again
-	 * (a lock held by consentctl, e.g. an import), so wait for the lock. */
-	if (!r->group_open) {
-		while ((rc = store_begin(r->st)) == STORE_BUSY && text_now() < until)
-			;
-		if (rc == STORE_OK) {
-			r->group_open = true;
-			r->group_ms = now_ms();
-		}
-	}
-	if (rc == STORE_OK)
-		rc = store_outbox_result_tx(r->st, it->id, state, response, next,
-					    strcmp(state, "sent") && strcmp(state, "failed") &&
-					    strcmp(state, "cancelled") ? 0 : now, NULL, 0);
-	if (rc && r->group_open) {
-		store_rollback(r->st);
-		r->group_open = false;
-		r->group_n = 0;
-	}
-	store_failed(r, rc);
-	if (r->group_open && (++r->group_n >= OUTBOX_GROUP ||
-			      now_ms() - r->group_ms >= OUTBOX_GROUP_MS))
+	if (r->group_n == 0)
+		r->group_ms = now_ms();
+	o = &r->group[r->group_n++];
+	o->id = it->id;
+	snprintf(o->state, sizeof(o->state), "%s", state);
+	snprintf(o->response, sizeof(o->response), "%s", response ? response : "");
+	o->next = next;
+	o->done = strcmp(state, "sent") && strcmp(state, "failed") &&
+		  strcmp(state, "cancelled") ? 0 : now;
+	if (r->group_n >= OUTBOX_GROUP || now_ms() - r->group_ms >= OUTBOX_GROUP_MS)
 		group_end(r);
 	if (r->log)
 		r->log(it, state, response, r->arg);
+}
+
+/* throttling - a 4xx that speaks for the whole domain: 421 (service not
+ * available, closing), or enhanced status 4.7.x (policy: rate limits,
+ * greylisting of the client). */
+static bool throttling(const char *response)
+{
+	size_t n = strlen(response);
+
+	return (n >= 3 && !strncmp(response, "421", 3)) ||
+	       (n >= 8 && !strncmp(response + 3, " 4.7.", 5));
 }
 
 /* job_done - the outcome of one message, straight from the SMTP session. */
@@ -302,11 +322,14 @@ static void job_done(smtp_job *job, void *arg)
 	}
 	r->stats->deferred++;
 	if (it->campaign && it->domain[0] && job->status == SMTP_JOB_DEFERRED) {
-		/* Bulk mail refused for now: that domain waits, the others go on. */
+		/* Bulk mail refused for now: that domain slows down; when it says
+		 * it throttles us (421, 4.7.x), it waits, and the others go on. A
+		 * busy mailbox (450 4.2.x, 452) waits alone. */
 		int64_t until = 0;
 
 		pacer_refused(r->pacer, it->domain);
-		if (store_domain_hold(r->st, it->domain, now, job->response, &until) == STORE_OK &&
+		if (throttling(job->response) &&
+		    store_domain_hold(r->st, it->domain, now, job->response, &until) == STORE_OK &&
 		    until > now) {
 			record(r, it, "deferred", job->response, until);
 			return;
@@ -321,7 +344,8 @@ int outbox_reclaim(store *st, int *n_out)
 }
 
 /* render_notice - a broadcast's announcement, rendered now for the
- * account as it is now. 0, or -1 with why (the row is then cancelled). */
+ * account as it is now. 0; -1 with why when the account is gone (the row
+ * is cancelled); -2 with why when it cannot be rendered now (deferred). */
 static int render_notice(store *st, const config *cfg, const template_set *ts,
 			 outbox_item *it, char *why, size_t whylen)
 {
@@ -336,14 +360,15 @@ static int render_notice(store *st, const config *cfg, const template_set *ts,
 		snprintf(why, whylen, "not sent: the account was erased");
 		return -1;
 	}
+	/* Anything else may pass (a lock, a template being fixed): try later. */
 	if (rc || (rc = store_campaign_get(st, it->campaign, &c))) {
-		snprintf(why, whylen, "not sent: %s", store_errmsg(st));
-		return -1;
+		snprintf(why, whylen, "not rendered: %s", store_errmsg(st));
+		return -2;
 	}
 	if (!ts || policy_render(st, cfg, ts, c.name, &a, &m, why, whylen)) {
 		if (!ts)
-			snprintf(why, whylen, "not sent: no templates loaded");
-		return -1;
+			snprintf(why, whylen, "not rendered: no templates loaded");
+		return -2;
 	}
 	free(it->message);
 	free(it->rcpt);
@@ -433,9 +458,16 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 		r.stats = out;
 		for (i = 0, lazy = 0, nj = 0; i < n; i++) {
 			if (items[i].lazy) {
+				int got = render_notice(st, cfg, ts, &items[i], why, sizeof(why));
+
 				lazy++;
-				if (render_notice(st, cfg, ts, &items[i], why, sizeof(why))) {
+				if (got == -1) {
 					record(&r, &items[i], "cancelled", why, 0);
+					continue;
+				}
+				if (got < 0) {
+					record(&r, &items[i], "deferred", why, text_now() +
+					       outbox_backoff(items[i].attempts));
 					continue;
 				}
 			} else if (items[i].address_changed) {
@@ -466,7 +498,7 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 			jobs[nj].data = items[i].message;
 			nj++;
 		}
-		group_end(&r);   /* no transaction stays open while connecting */
+		group_end(&r);
 		if (lazy && (rc = note_rendered(st, items, n))) {
 			snprintf(err, errlen, "%s", store_errmsg(st));
 			for (i = 0; i < n; i++)

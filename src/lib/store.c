@@ -146,6 +146,7 @@ static const char *const migrations[] = {
 	"  version TEXT PRIMARY KEY,"
 	"  effective INTEGER NOT NULL,"      /* in force from (UTC seconds) */
 	"  published INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"            /* the ledger's last event when published */
 	"  material INTEGER NOT NULL);"
 	"CREATE INDEX policy_effective ON policy(effective, published);"
 	/* A version's texts and purposes are written before its policy row
@@ -194,8 +195,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE outbox ADD COLUMN campaign INTEGER REFERENCES campaign(id);"
 	"ALTER TABLE outbox ADD COLUMN domain TEXT;"   /* of rcpt, lower case */
 	"UPDATE outbox SET domain = lower(substr(rcpt, instr(rcpt, '@') + 1));"
-	/* exactly once per (broadcast, account, kind of mail), by the store */
-	"CREATE UNIQUE INDEX outbox_once ON outbox(campaign, acct, kind) WHERE campaign IS NOT NULL;"
+	/* exactly once per (broadcast, account, kind of mail, purpose), by the
+	 * store (a version may ask anew for several purposes) */
+	"CREATE UNIQUE INDEX outbox_once ON outbox(campaign, acct, kind, purpose)"
+	"  WHERE campaign IS NOT NULL;"
 	"CREATE INDEX outbox_campaign ON outbox(campaign, state, done) WHERE campaign IS NOT NULL;"
 	/* single mail (receipts, requests) before bulk mail; bulk by domain.
 	 * The index on state alone goes: every claim and result rewrote it,
@@ -236,7 +239,7 @@ enum stmt_id {
 	S_DOMAIN_HELD, S_DOMAIN_HOLD, S_DOMAIN_RELEASE,
 	S_POLICY_INSERT, S_POLICY_TEXT_INSERT, S_POLICY_AFFECTS_INSERT, S_POLICY_GET,
 	S_POLICY_TEXT, S_POLICY_LIST, S_POLICY_AFFECTS_EACH, S_POLICY_IN_FORCE,
-	S_POLICY_AFFECTING, S_GRANT_ASKED,
+	S_POLICY_AFFECTING, S_GRANT_ASKED, S_REQUEST_SEQ,
 	S_CAMPAIGN_INSERT, S_CAMPAIGN_FIND, S_CAMPAIGN_GET, S_CAMPAIGN_PROGRESS,
 	S_CAMPAIGN_UNFINISHED, S_ACCOUNTS_AFTER, S_ACCOUNTS_COUNT, S_ACCOUNTS_BY_LANG,
 	S_ACCOUNTS_FAILING, S_CAMPAIGN_COUNTS, S_CAMPAIGN_MAIL_ALL, S_CAMPAIGN_MAIL_OPEN,
@@ -360,17 +363,17 @@ static const char *const stmt_sql[S_COUNT] = {
 		"  WHEN until >= ?2 - 2 * backoff THEN ?2 + min(backoff * 2, 3600) ELSE ?2 + 60 END,"
 		" response = ?3 RETURNING until",
 	[S_DOMAIN_RELEASE] = "DELETE FROM domain_hold WHERE domain = ?1",
-	[S_POLICY_INSERT] = "INSERT INTO policy (version, effective, published, material)"
-		" VALUES (?1, ?2, ?3, ?4)",
+	[S_POLICY_INSERT] = "INSERT INTO policy (version, effective, published, material, seq)"
+		" VALUES (?1, ?2, ?3, ?4, ifnull((SELECT seq FROM ledger_head WHERE one = 1), 0))",
 	[S_POLICY_TEXT_INSERT] = "INSERT INTO policy_text (version, lang, summary, sha256)"
 		" VALUES (?1, ?2, ?3, ?4)",
 	[S_POLICY_AFFECTS_INSERT] = "INSERT OR IGNORE INTO policy_affects (version, purpose)"
 		" VALUES (?1, ?2)",
-	[S_POLICY_GET] = "SELECT version, effective, published, material FROM policy"
+	[S_POLICY_GET] = "SELECT version, effective, published, material, seq FROM policy"
 		" WHERE version = ?1",
 	[S_POLICY_TEXT] = "SELECT summary, sha256 FROM policy_text WHERE version = ?1"
 		" AND lang = ?2",
-	[S_POLICY_LIST] = "SELECT p.version, p.effective, p.published, p.material,"
+	[S_POLICY_LIST] = "SELECT p.version, p.effective, p.published, p.material, p.seq,"
 		" ifnull((SELECT group_concat(lang, ',') FROM (SELECT lang FROM policy_text t"
 		"  WHERE t.version = p.version ORDER BY lang)), ''),"
 		" ifnull((SELECT group_concat(purpose, ',') FROM (SELECT purpose FROM"
@@ -380,13 +383,17 @@ static const char *const stmt_sql[S_COUNT] = {
 		" ORDER BY purpose",
 	[S_POLICY_IN_FORCE] = "SELECT version FROM policy WHERE effective <= ?1"
 		" ORDER BY effective DESC, published DESC LIMIT 1",
-	[S_POLICY_AFFECTING] = "SELECT p.version, p.published FROM policy_affects f"
+	[S_POLICY_AFFECTING] = "SELECT p.version, p.seq FROM policy_affects f"
 		" JOIN policy p ON p.version = f.version WHERE f.purpose = ?1"
-		" AND p.effective <= ?2 ORDER BY p.published DESC LIMIT 1",
-	[S_GRANT_ASKED] = "SELECT ifnull(r.created, e.at) FROM event e"
-		" LEFT JOIN request r ON r.id = e.request"
-		" WHERE e.acct = ?1 AND e.purpose = ?2 AND e.kind = 'grant'"
+		" AND p.effective <= ?2 ORDER BY p.seq DESC LIMIT 1",
+	/* When the request the current grant answered was made, in ledger
+	 * order: the seq of that request's event (hashed into the chain). */
+	[S_GRANT_ASKED] = "SELECT ifnull((SELECT max(r.seq) FROM event r WHERE r.acct = e.acct"
+		" AND r.purpose = e.purpose AND r.kind = 'request' AND r.request = e.request), e.seq)"
+		" FROM event e WHERE e.acct = ?1 AND e.purpose = ?2 AND e.kind = 'grant'"
 		" ORDER BY e.seq DESC LIMIT 1",
+	[S_REQUEST_SEQ] = "SELECT max(seq) FROM event WHERE acct = ?1 AND purpose = ?2"
+		" AND kind = 'request' AND request = ?3",
 	[S_CAMPAIGN_INSERT] = "INSERT INTO campaign (kind, name, started, updated, upto)"
 		" VALUES (?1, ?2, ?3, ?3, (SELECT ifnull(max(key), 0) FROM account))",
 	/* The newest that is still queueing or queued any mail (a run of
@@ -398,7 +405,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		" accounts = accounts + ?3, queued = queued + ?4, requests = requests + ?5,"
 		" finished = nullif(?6, 0), updated = ?7 WHERE id = ?1",
 	[S_CAMPAIGN_UNFINISHED] = "SELECT " CAMPAIGN_COLS " FROM campaign"
-		" WHERE finished IS NULL ORDER BY id LIMIT 1",
+		" WHERE finished IS NULL AND id > ?1 ORDER BY id LIMIT 1",
 	[S_ACCOUNTS_AFTER] = "SELECT key FROM account WHERE key > ?1 AND key <= ?3"
 		" AND erased IS NULL ORDER BY key LIMIT ?2",
 	[S_ACCOUNTS_COUNT] = "SELECT count(*) FROM account WHERE erased IS NULL",
@@ -1142,7 +1149,7 @@ int store_granted_each(store *st, const char *purpose, int64_t now, store_id_fn 
 		       void *arg)
 {
 	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTING);
-	int64_t published = 0, asked;
+	int64_t pseq = -1, asked;
 	int rc, stop = 0;
 
 	if (!s)
@@ -1152,7 +1159,7 @@ int store_granted_each(store *st, const char *purpose, int64_t now, store_id_fn 
 	bind_text(s, 1, purpose);
 	sqlite3_bind_int64(s, 2, now);
 	if ((rc = step_row(st, s, "policy purposes")) == STORE_OK) {
-		published = sqlite3_column_int64(s, 1);
+		pseq = sqlite3_column_int64(s, 1);
 		sqlite3_reset(s);
 	} else if (rc != STORE_NOTFOUND) {
 		return rc;
@@ -1161,11 +1168,11 @@ int store_granted_each(store *st, const char *purpose, int64_t now, store_id_fn 
 		return STORE_ERR;
 	bind_text(s, 1, purpose);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (published) {
+		if (pseq >= 0) {
 			if ((stop = store_grant_asked(st, sqlite3_column_int64(s, 1), purpose,
 						      &asked)))
 				break;
-			if (asked < published)
+			if (asked <= pseq)
 				continue;
 		}
 		if ((stop = fn(col_str(s, 0), arg)) != 0)
@@ -1440,7 +1447,10 @@ static int next_domain(store *st, const char *after, char out[ADDR_DOMAIN_MAX + 
 }
 
 /* bulk_ids - append due bulk mail, domain by domain from q->after on
- * (wrapping around once), within what q lets go. */
+ * (wrapping around once), within what q lets go; at most
+ * BULK_DOMAINS_PER_CLAIM domains are looked at (the next claim goes on
+ * from there), none once q says nothing more may go. */
+#define BULK_DOMAINS_PER_CLAIM 256
 static int bulk_ids(store *st, int64_t now, int max, int64_t *ids, bool *changed, int *n,
 		    store_quota *q)
 {
@@ -1448,11 +1458,13 @@ static int bulk_ids(store *st, int64_t now, int max, int64_t *ids, bool *changed
 	bool wrapped = false;
 	int64_t until;
 	sqlite3_stmt *s;
-	int rc, first, got, allowed, step;
+	int rc, first, got, allowed, step, visited = 0;
 
 	snprintf(start, sizeof(start), "%s", q ? q->after : "");
 	snprintf(dom, sizeof(dom), "%s", start);
-	while (*n < max) {
+	if (q)
+		q->exhausted = false;
+	while (*n < max && !(q && q->exhausted) && visited++ < BULK_DOMAINS_PER_CLAIM) {
 		rc = next_domain(st, dom, dom);
 		if (rc == STORE_NOTFOUND) {
 			if (wrapped || !start[0])
@@ -1493,9 +1505,11 @@ static int bulk_ids(store *st, int64_t now, int max, int64_t *ids, bool *changed
 				*n = first + (allowed > 0 ? allowed : 0);
 			}
 		}
-		if (q && *n > first)
+		if (q && (*n > first || !q->exhausted))
 			snprintf(q->after, sizeof(q->after), "%s", dom);
 	}
+	if (q && q->exhausted)
+		q->limited = true;   /* the rest waits for the limit, if any is due */
 	return STORE_OK;
 }
 
@@ -2089,6 +2103,7 @@ static void policy_from(sqlite3_stmt *s, policy_row *out)
 	out->effective = sqlite3_column_int64(s, 1);
 	out->published = sqlite3_column_int64(s, 2);
 	out->material = sqlite3_column_int(s, 3) != 0;
+	out->seq = sqlite3_column_int64(s, 4);
 }
 
 int store_policy_get(store *st, const char *version, policy_row *out)
@@ -2135,7 +2150,7 @@ int store_policy_list(store *st, store_policy_fn fn, void *arg)
 		return STORE_ERR;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		policy_from(s, &p);
-		if ((stop = fn(&p, col_str(s, 4), col_str(s, 5), arg)) != 0)
+		if ((stop = fn(&p, col_str(s, 5), col_str(s, 6), arg)) != 0)
 			break;
 	}
 	sqlite3_reset(s);
@@ -2200,7 +2215,7 @@ int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
 {
 	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTING);
 	char version[POLICY_VERSION_MAX + 1];
-	int64_t published, asked;
+	int64_t pseq, asked;
 	int rc;
 
 	version_out[0] = '\0';
@@ -2211,11 +2226,11 @@ int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
 	if ((rc = step_row(st, s, "policy purposes")))
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;   /* the common case */
 	col_copy(s, 0, version, sizeof(version));
-	published = sqlite3_column_int64(s, 1);
+	pseq = sqlite3_column_int64(s, 1);
 	sqlite3_reset(s);
 	if ((rc = store_grant_asked(st, acct, purpose, &asked)))
 		return rc;
-	if (asked && asked < published)
+	if (asked && asked <= pseq)
 		snprintf(version_out, POLICY_VERSION_MAX + 1, "%s", version);
 	return STORE_OK;
 }
@@ -2281,12 +2296,13 @@ int store_campaign_get(store *st, int64_t id, campaign_row *out)
 	return campaign_one(st, s, out);
 }
 
-int store_campaign_unfinished(store *st, campaign_row *out)
+int store_campaign_unfinished(store *st, int64_t after, campaign_row *out)
 {
 	sqlite3_stmt *s = stmt(st, S_CAMPAIGN_UNFINISHED);
 
 	if (!s)
 		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, after);
 	return campaign_one(st, s, out);
 }
 
@@ -2459,4 +2475,23 @@ int store_campaign_mail_each(store *st, int64_t id, bool undelivered_only,
 	if (stop)
 		return stop;
 	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "broadcast mail");
+}
+
+int store_request_seq(store *st, int64_t acct, const char *purpose, int64_t request,
+		      int64_t *out)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUEST_SEQ);
+	int rc;
+
+	*out = 0;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, acct);
+	bind_text(s, 2, purpose);
+	sqlite3_bind_int64(s, 3, request);
+	if ((rc = step_row(st, s, "request event")) == STORE_OK) {
+		*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }

@@ -328,6 +328,58 @@ expect_eq "$(q "SELECT count(*) FROM outbox o JOIN account a ON a.key = o.acct W
 	"the account erased before its turn gets nothing"
 expect_eq "$(q "SELECT count(*) FROM outbox o JOIN account a ON a.key = o.acct WHERE a.id = 'late1'")" "0" \
 	"an account created after the start (while interrupted) is not part of the broadcast"
+# ---- found in review: several purposes, the same second, hidden text ----
+# A second purpose, so one version can ask anew for two.
+cat >> "$CONF" <<'CONF'
+
+[purpose telemetry]
+title_de = Produkt-Telemetrie
+title_en = Product telemetry
+description_de = Wir werten aus, welche Funktionen Sie nutzen.
+description_en = We count which features you use.
+CONF
+ctl account add two1 two1@example.org >/dev/null
+for p in log-linking telemetry; do
+	ctl request two1 $p >/dev/null
+	"$LEDGER_GRANT" "$CONF" two1 $p grant >/dev/null
+done
+sleep 1
+run ctl policy publish T2 --material --affects log-linking --affects telemetry --effective 2031-01-01 $S
+expect_rc 0 "a version may change two purposes"
+run ctl broadcast start T2
+expect_rc 0 "its broadcast queues (one fresh request per purpose and account)"
+expect_eq "$(q "SELECT group_concat(o.purpose, ' ') FROM (SELECT o.purpose FROM outbox o JOIN account a ON a.key = o.acct JOIN campaign c ON c.id = o.campaign WHERE a.id = 'two1' AND c.name = 'T2' AND o.kind = 'request' ORDER BY o.purpose) o")" \
+	"log-linking telemetry" "two1 is asked anew for both purposes"
+run ctl --json broadcast status T2
+expect_match "$OUT" '"queueing_finished": true' "the broadcast of two purposes finishes queueing"
+
+# A grant and the publication in the same second: ledger order decides, so
+# the grant asked for before the publication is stale once it is in force.
+ctl account add same1 same1@example.org >/dev/null
+ctl request same1 log-linking >/dev/null
+"$LEDGER_GRANT" "$CONF" same1 log-linking grant >/dev/null
+run ctl policy publish S1 --material --affects log-linking --effective 2020-01-01 $S
+expect_rc 0 "publish right after the grant (same second)"
+run ctl check same1 log-linking
+expect_rc 1 "a grant asked for in the same second but before the publication no longer counts"
+run ctl granted log-linking
+expect_no_match "$OUT" "^same1$" "granted leaves it out"
+run ctl broadcast start S1
+expect_match "$OUT" "consent requests" "S1 broadcast queued"
+expect_eq "$(q "SELECT count(*) FROM outbox o JOIN account a ON a.key = o.acct JOIN campaign c ON c.id = o.campaign WHERE a.id = 'same1' AND c.name = 'S1' AND o.kind = 'request'")" \
+	"1" "same1 gets its fresh request"
+
+# Text that does not read as written is refused in a summary.
+printf 'Wir speichern \xe2\x80\xaeneglot\n' > "$SCRATCH/bidi.txt"
+run ctl policy publish H1 --effective 2030-01-01 --summary de="$SCRATCH/bidi.txt"
+expect_rc 2 "a summary with a right-to-left override is refused"
+expect_match "$ERR" "bidi.txt:1: invisible or direction-changing" "the message names the file and line"
+printf 'Zero\xe2\x80\x8bwidth\n' > "$SCRATCH/zw.txt"
+run ctl policy publish H1 --effective 2030-01-01 --summary de="$SCRATCH/zw.txt"
+expect_rc 2 "a summary with a zero-width space is refused"
+run ctl policy publish _x --effective 2030-01-01 --summary de="$SCRATCH/zw.txt"
+expect_rc 2 "a version starting with _ is refused"
+
 run ctl ledger verify
 expect_rc 0 "ledger verify at the end"
 finish

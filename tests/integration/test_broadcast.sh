@@ -552,6 +552,22 @@ expect_no_match "$OUT" "fine@good.test" "report (undelivered only) leaves out th
 expect_eq "$(bstat .done .failed .sent)" "true 1 1" "status: done, failed 1, sent 1"
 
 # ======================================================================
+# 4d. A busy mailbox (450 4.2.x for some recipients) holds no domain: those
+# recipients wait on their own backoff, the rest of the domain is sent.
+# ======================================================================
+new_db p4d 0 0
+{ echo 'id,email,name,lang'; for i in $(seq 1 30); do echo "m$i,user$i@busy.test,,de"; done
+  echo 'f1,full@mbox.test,,de'; } >"$SCRATCH/p4d.csv"
+import "$SCRATCH/p4d.csv"
+publish_start
+start_fake "$SCRATCH/p4d.fake" -r 'mbox.test=452:4.2.2 mailbox full'
+once
+expect_rc 0 "consentd --once with one mailbox answering 452"
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM domain_hold")" "0" "a per-recipient 4xx (4.2.2) holds no domain"
+expect_eq "$(sqlite3 "$DB" "SELECT state FROM outbox WHERE rcpt = 'full@mbox.test'")" "deferred" "the full mailbox waits on its own backoff"
+expect_eq "$(grep -c '^ACCEPT .*@busy.test' "$SCRATCH/p4d.fake")" "30" "every other recipient is sent"
+
+# ======================================================================
 # 5. An account erased after the start is never mailed.
 # ======================================================================
 new_db p5 0 0
