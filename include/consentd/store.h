@@ -374,7 +374,8 @@ int store_account_failing(store *st, int64_t key, const char *status);
 int store_accounts_by_email(store *st, const char *email, int64_t *out, int max, int *n_out);
 
 /* store_imap_state - read (set false; 0/0 when unknown) or write the
- * UIDVALIDITY and last processed UID of an IMAP mailbox. */
+ * UIDVALIDITY and last processed UID of an IMAP mailbox (writing also
+ * notes the time: the last good pass). */
 int store_imap_state(store *st, const char *mailbox, uint32_t *uidvalidity_io,
 		     uint32_t *last_uid_io, bool set);
 
@@ -486,5 +487,24 @@ typedef struct campaign_mail {
  * only those not delivered (failed, or still waiting). */
 int store_campaign_mail_each(store *st, int64_t id, bool undelivered_only,
 			     int (*fn)(const campaign_mail *m, void *arg), void *arg);
+
+/* ---- what an admin checks first (consentctl stats) ---- */
+
+typedef struct store_stats {
+	int64_t accounts, erased, failing;   /* failing: a bounce marked the address */
+	int64_t outbox[6];                   /* queued sending sent deferred failed cancelled */
+	int64_t oldest_waiting;              /* created of the oldest queued/deferred, 0 */
+	int64_t inbox, review;
+	char imap_mailbox[256];              /* "" when never read */
+	int64_t imap_last_uid, imap_polled;  /* the last good IMAP pass, 0: never */
+	int64_t broadcasts_open;             /* queueing, or with mail left to send */
+	int64_t ledger_seq;
+	char ledger_head[SHA256_HEX];
+} store_stats;
+
+int store_stats_get(store *st, store_stats *out);
+/* store_stats_consents - (purpose, state, count) as recorded (the cache). */
+int store_stats_consents(store *st, int (*fn)(const char *purpose, const char *state,
+					       int64_t n, void *arg), void *arg);
 
 #endif

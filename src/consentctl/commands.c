@@ -659,6 +659,107 @@ static int cmd_inbox_list(ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- stats: what an admin checks first ---- */
+
+#define IMAP_STALE_SECONDS 300   /* consentd reads at least every few seconds */
+
+typedef struct stats_ctx {
+	json_t *consents;
+	char last[PURPOSE_NAME_MAX + 1];
+} stats_ctx;
+
+static int print_consent_count(const char *purpose, const char *state, int64_t n, void *arg)
+{
+	stats_ctx *x = arg;
+
+	if (x->consents) {
+		json_t *p = json_object_get(x->consents, purpose);
+
+		if (!p) {
+			p = json_object();
+			json_object_set_new(x->consents, purpose, p);
+		}
+		json_object_set_new(p, state, json_integer(n));
+		return 0;
+	}
+	if (strcmp(x->last, purpose)) {
+		printf("%s%-13s %s:", x->last[0] ? "\n" : "", x->last[0] ? "" : "consents", purpose);
+		snprintf(x->last, sizeof(x->last), "%s", purpose);
+	}
+	printf(" %s %" PRId64, state, n);
+	return 0;
+}
+
+static int cmd_stats(ctl *c, int argc, char **argv)
+{
+	static const char *const states[] = { "queued", "sending", "sent", "deferred", "failed",
+					      "cancelled" };
+	stats_ctx x = { NULL, "" };
+	char when[TEXT_TIME_LEN], polled[TEXT_TIME_LEN];
+	store_stats s;
+	json_t *outbox;
+	int64_t now = text_now();
+	bool stale;
+	int rc, i;
+
+	if ((rc = parse(c, argc, argv, NULL, 0, 0, NULL)))
+		return rc;
+	if ((rc = store_stats_get(c->st, &s)))
+		return store_error(c, rc, NULL);
+	time_str(s.oldest_waiting, when);
+	time_str(s.imap_polled, polled);
+	stale = c->cfg->imap_enabled && (!s.imap_polled || now - s.imap_polled > IMAP_STALE_SECONDS);
+	if (c->json) {
+		x.consents = json_object();
+		if ((rc = store_stats_consents(c->st, print_consent_count, &x))) {
+			json_decref(x.consents);
+			return store_error(c, rc, NULL);
+		}
+		outbox = json_object();
+		for (i = 0; i < 6; i++)
+			json_object_set_new(outbox, states[i], json_integer(s.outbox[i]));
+		json_object_set_new(outbox, "oldest_waiting",
+				    s.oldest_waiting ? json_string(when) : json_null());
+		json_out(json_pack("{s:{s:I, s:I, s:I}, s:o, s:o, s:{s:I, s:I},"
+				   " s:{s:b, s:s, s:o, s:I, s:b}, s:I, s:{s:I, s:s}}",
+				   "accounts", "active", (json_int_t)(s.accounts - s.erased), "erased",
+				   (json_int_t)s.erased, "bouncing", (json_int_t)s.failing,
+				   "consents", x.consents, "outbox", outbox,
+				   "inbox", "messages", (json_int_t)s.inbox, "review",
+				   (json_int_t)s.review,
+				   "imap", "enabled", c->cfg->imap_enabled, "mailbox",
+				   s.imap_mailbox, "last_pass", s.imap_polled ? json_string(polled)
+				   : json_null(), "last_uid", (json_int_t)s.imap_last_uid, "stale",
+				   stale, "broadcasts_open", (json_int_t)s.broadcasts_open,
+				   "ledger", "seq", (json_int_t)s.ledger_seq, "head", s.ledger_head));
+		return EXIT_OK;
+	}
+	printf("%-13s %" PRId64 " (erased %" PRId64 ", address bouncing %" PRId64 ")\n",
+	       "accounts", s.accounts - s.erased, s.erased, s.failing);
+	if ((rc = store_stats_consents(c->st, print_consent_count, &x)))
+		return store_error(c, rc, NULL);
+	printf("%s", x.last[0] ? "  (as recorded)\n" : "consents      none yet\n");
+	printf("%-13s", "outbox");
+	for (i = 0; i < 6; i++)
+		printf(" %s %" PRId64 "%s", states[i], s.outbox[i], i < 5 ? "," : "");
+	if (s.oldest_waiting)
+		printf("; oldest waiting since %s", when);
+	printf("\n%-13s %" PRId64 " messages, %" PRId64 " held for review\n", "inbox", s.inbox,
+	       s.review);
+	if (!c->cfg->imap_enabled)
+		printf("%-13s off ([imap] enabled = no)\n", "imap");
+	else if (!s.imap_polled)
+		printf("%-13s never read (is consentd running?)\n", "imap");
+	else
+		printf("%-13s %s last read %s (%" PRId64 " s ago)%s, last UID %" PRId64 "\n", "imap",
+		       s.imap_mailbox, polled, now - s.imap_polled,
+		       stale ? " — STALE: is consentd running, can it log in?" : "",
+		       s.imap_last_uid);
+	printf("%-13s %" PRId64 " under way\n", "broadcasts", s.broadcasts_open);
+	printf("%-13s %" PRId64 ":%s\n", "ledger head", s.ledger_seq, s.ledger_head);
+	return EXIT_OK;
+}
+
 const command commands[] = {
 	{ "account add", "ID EMAIL [--name NAME] [--lang de|en]", cmd_account_add, CMD_WRITE },
 	{ "account import", "FILE|-   (CSV header: id,email,name,lang)", cmd_account_import, CMD_WRITE },
@@ -685,6 +786,8 @@ const command commands[] = {
 	{ "broadcast status", "VERSION|--request PURPOSE [--follow]", cmd_broadcast_status, 0 },
 	{ "broadcast report", "VERSION|--request PURPOSE [--all]   (CSV: undelivered mail, "
 	  "--all: every mail with the server's answer)", cmd_broadcast_report, 0 },
+	{ "stats", "   (accounts, consents, outbox backlog, inbox, last IMAP pass, broadcasts, "
+	  "ledger head)", cmd_stats, 0 },
 	{ "ledger verify", "[--anchor SEQ:HASH]   (a head printed earlier, kept elsewhere)",
 	  cmd_ledger_verify, 0 },
 	{ NULL, NULL, NULL, 0 }

@@ -287,8 +287,9 @@ static int imap_duty(store *st, const config *cfg, const template_set *ts, bool 
 		logmsg(LOG_ERR, "imap: %s", store_errmsg(st));
 		return -1;
 	}
-	/* What was moved is remembered even when the pass broke off. */
-	if ((last_uid != before || n) &&
+	/* What was moved is remembered even when the pass broke off; a good
+	 * pass is noted (consentctl stats shows when the mailbox was read). */
+	if ((last_uid != before || n || rc == 0) &&
 	    store_imap_state(st, cfg->imap_mailbox, &uidvalidity, &last_uid, true))
 		logmsg(LOG_ERR, "imap: cannot remember the position: %s", store_errmsg(st));
 	if (rc) {

@@ -212,7 +212,8 @@ static const char *const migrations[] = {
 	/* a domain that answered 4xx to bulk mail waits until 'until' */
 	"CREATE TABLE domain_hold ("
 	"  domain TEXT PRIMARY KEY, until INTEGER NOT NULL, backoff INTEGER NOT NULL,"
-	"  response TEXT);",
+	"  response TEXT);"
+	"ALTER TABLE imap_state ADD COLUMN polled INTEGER;",   /* last good pass */
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -243,6 +244,8 @@ enum stmt_id {
 	S_CAMPAIGN_INSERT, S_CAMPAIGN_FIND, S_CAMPAIGN_GET, S_CAMPAIGN_PROGRESS,
 	S_CAMPAIGN_UNFINISHED, S_ACCOUNTS_AFTER, S_ACCOUNTS_COUNT, S_ACCOUNTS_BY_LANG,
 	S_ACCOUNTS_FAILING, S_CAMPAIGN_COUNTS, S_CAMPAIGN_MAIL_ALL, S_CAMPAIGN_MAIL_OPEN,
+	S_STATS_ACCOUNTS, S_STATS_OUTBOX, S_STATS_INBOX, S_STATS_CONSENTS, S_STATS_IMAP,
+	S_STATS_CAMPAIGNS,
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_COUNT
 };
@@ -486,9 +489,22 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ACCOUNTS_BY_EMAIL] = "SELECT key FROM account WHERE email_lc = lower(?1)"
 		" AND erased IS NULL ORDER BY key LIMIT ?2",
 	[S_IMAP_GET] = "SELECT uidvalidity, last_uid FROM imap_state WHERE mailbox = ?1",
-	[S_IMAP_SET] = "INSERT INTO imap_state (mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3)"
+	[S_IMAP_SET] = "INSERT INTO imap_state (mailbox, uidvalidity, last_uid, polled)"
+		" VALUES (?1, ?2, ?3, ?4)"
 		" ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
-		" last_uid = excluded.last_uid",
+		" last_uid = excluded.last_uid, polled = excluded.polled",
+	[S_STATS_ACCOUNTS] = "SELECT count(*), count(erased), count(failing) FROM account",
+	[S_STATS_OUTBOX] = "SELECT state, count(*), min(CASE WHEN state IN ('queued', 'deferred')"
+		" THEN created END) FROM outbox GROUP BY state",
+	[S_STATS_INBOX] = "SELECT count(*), (SELECT count(*) FROM inbox INDEXED BY inbox_review"
+		" WHERE outcome = 'review') FROM inbox",
+	[S_STATS_CONSENTS] = "SELECT purpose, state, count(*) FROM consent GROUP BY purpose, state"
+		" ORDER BY purpose, state",
+	[S_STATS_IMAP] = "SELECT mailbox, last_uid, ifnull(polled, 0) FROM imap_state"
+		" ORDER BY polled DESC LIMIT 1",
+	[S_STATS_CAMPAIGNS] = "SELECT count(*) FROM campaign c WHERE c.finished IS NULL OR EXISTS"
+		" (SELECT 1 FROM outbox o WHERE o.campaign = c.id AND o.state IN"
+		" ('queued', 'deferred', 'sending'))",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -2007,6 +2023,7 @@ int store_imap_state(store *st, const char *mailbox, uint32_t *uidvalidity_io,
 	if (set) {
 		sqlite3_bind_int64(s, 2, *uidvalidity_io);
 		sqlite3_bind_int64(s, 3, *last_uid_io);
+		sqlite3_bind_int64(s, 4, text_now());
 		return run(st, s, "remember IMAP position");
 	}
 	*uidvalidity_io = *last_uid_io = 0;
@@ -2494,4 +2511,78 @@ int store_request_seq(store *st, int64_t acct, const char *purpose, int64_t requ
 		sqlite3_reset(s);
 	}
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+/* ---- what an admin checks first ---- */
+
+int store_stats_get(store *st, store_stats *out)
+{
+	sqlite3_stmt *s;
+	const char *state;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!(s = stmt(st, S_STATS_ACCOUNTS)))
+		return STORE_ERR;
+	if ((rc = step_row(st, s, "stats")))
+		return rc;
+	out->accounts = sqlite3_column_int64(s, 0);
+	out->erased = sqlite3_column_int64(s, 1);
+	out->failing = sqlite3_column_int64(s, 2);
+	sqlite3_reset(s);
+	if (!(s = stmt(st, S_STATS_OUTBOX)))
+		return STORE_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		static const char *const names[] = { "queued", "sending", "sent", "deferred",
+						     "failed", "cancelled" };
+		size_t i;
+
+		state = col_str(s, 0);
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(state, names[i]))
+				out->outbox[i] = sqlite3_column_int64(s, 1);
+		if (sqlite3_column_type(s, 2) != SQLITE_NULL &&
+		    (!out->oldest_waiting || sqlite3_column_int64(s, 2) < out->oldest_waiting))
+			out->oldest_waiting = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, "stats");
+	if (!(s = stmt(st, S_STATS_INBOX)))
+		return STORE_ERR;
+	if ((rc = step_row(st, s, "stats")))
+		return rc;
+	out->inbox = sqlite3_column_int64(s, 0);
+	out->review = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	if (!(s = stmt(st, S_STATS_IMAP)))
+		return STORE_ERR;
+	if ((rc = step_row(st, s, "stats")) == STORE_OK) {
+		col_copy(s, 0, out->imap_mailbox, sizeof(out->imap_mailbox));
+		out->imap_last_uid = sqlite3_column_int64(s, 1);
+		out->imap_polled = sqlite3_column_int64(s, 2);
+		sqlite3_reset(s);
+	} else if (rc != STORE_NOTFOUND) {
+		return rc;
+	}
+	if ((rc = count_one(st, S_STATS_CAMPAIGNS, &out->broadcasts_open)))
+		return rc;
+	return store_head(st, &out->ledger_seq, out->ledger_head);
+}
+
+int store_stats_consents(store *st, int (*fn)(const char *purpose, const char *state,
+					       int64_t n, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_STATS_CONSENTS);
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((stop = fn(col_str(s, 0), col_str(s, 1), sqlite3_column_int64(s, 2), arg)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "stats");
 }

@@ -68,6 +68,10 @@ wait_state u2 granted 400 || fail "reply after the Dovecot restart not judged wi
 expect_eq "$(ctl status u2 log-linking)" "granted" "judged after reconnecting"
 expect_match "$(cat "$SCRATCH/d.log")" "imap 127.0.0.1:$IMAP_PORT: .*trying again in [0-9]+ s" "the broken connection is logged with the backoff"
 expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM inbox")" "2" "each reply recorded once"
+run ctl stats
+expect_match "$OUT" "imap +INBOX last read [0-9T:Z-]+ \([0-9]+ s ago\), last UID [0-9]+" "stats: when consentd last read the mailbox"
+expect_no_match "$OUT" "STALE" "stats: the mailbox is read, not stale"
+expect_match "$OUT" "inbox +2 messages, 0 held for review" "stats: the inbox"
 
 start=$(date +%s%N)
 kill -TERM "$pid"
