@@ -68,6 +68,8 @@ static int imap_backoff;
 static volatile sig_atomic_t stop, reload;
 static int foreground;
 static int to_stderr = 1;   /* until detached: start-up errors reach the admin */
+static int journal;         /* stderr is journald's (systemd sets JOURNAL_STREAM):
+			     * "<prio>" in front, no time stamp (sd-daemon(3)) */
 
 static void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -79,7 +81,9 @@ static void logmsg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (to_stderr) {
+	if (to_stderr && journal) {
+		fprintf(stderr, "<%d>%s\n", prio, line);
+	} else if (to_stderr) {
 		text_time_fmt(text_now(), stamp);
 		fprintf(stderr, "%s consentd[%ld]: %s\n", stamp, (long)getpid(), line);
 	}
@@ -443,6 +447,7 @@ int main(int argc, char **argv)
 		}
 	}
 	std_fds();
+	journal = foreground && getenv("JOURNAL_STREAM") != NULL;
 	if (!foreground)
 		openlog("consentd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	memset(&sa, 0, sizeof(sa));
