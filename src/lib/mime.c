@@ -468,7 +468,8 @@ static int check_body(const char *body, size_t n, char *err, size_t errlen)
  * than '=' stays as it is (so the token and the JA/NEIN words stay
  * readable in the raw mail), white space at the end of a line, '=', control
  * and non-ASCII bytes become =XX, the F of a line starting "From " too (mbox
- * readers), and lines are soft-broken before column 76, never inside an
+ * readers), and a '.' that would start a line, also after a soft break
+ * (a lone "." ends SMTP data at a gateway that does not dot-stuff), and lines are soft-broken before column 76, never inside an
  * =XX. Written here rather than with libetpan so that consentctl, which
  * renders mail, does not load libetpan (1.7 ms per start; see README). */
 static void qp_body(strbuf *b, const char *text, size_t n)
@@ -498,6 +499,12 @@ static void qp_body(strbuf *b, const char *text, size_t n)
 			if (col + el > 75) {
 				strbuf_add(b, "=\r\n", 3);
 				col = 0;
+			}
+			if (col == 0 && el == 1 && enc[0] == '.') {
+				enc[0] = '=';   /* no line of the body starts with '.' */
+				enc[1] = '2';
+				enc[2] = 'E';
+				el = 3;
 			}
 			strbuf_add(b, enc, el);
 			col += el;
