@@ -3,7 +3,7 @@
 #   1. -Wall -Wextra -Werror
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer (-Werror too)
 # then runs the libFuzzer targets over the inbound core for a bounded time
-# (FUZZ_SECONDS each, default 60) on their seed corpora (clang, ASan+UBSan).
+# (FUZZ_SECONDS each, default 60: fuzz_inbound, fuzz_inmail, fuzz_policy) on their seed corpora (clang, ASan+UBSan).
 # Installs missing Debian packages first (as root). Exit 0 only when both
 # builds pass all tests. Build trees: build/ci and build/asan.
 set -euo pipefail
@@ -28,7 +28,7 @@ done
 echo "=== fuzz (libFuzzer, ${FUZZ_SECONDS:-60} s per target) ==="
 CC=clang cmake -S . -B build/fuzz -DCONSENTD_FUZZ=ON -DCONSENTD_SANITIZE=ON \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
-for t in fuzz_inbound fuzz_inmail; do
+for t in fuzz_inbound fuzz_inmail fuzz_policy; do
 	cmake --build build/fuzz --target "$t" -j "$jobs" >/dev/null
 	corpus=$(mktemp -d)   # new inputs go here, not into the repository
 	cp tests/fuzz/corpus/$t/* "$corpus"/
