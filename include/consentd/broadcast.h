@@ -59,10 +59,19 @@ typedef struct policy_new {
 int policy_publish(store *st, const config *cfg, const policy_new *p, char *err,
 		   size_t errlen);
 
+/* policy_cache - a version and its summaries, read once for many
+ * announcements (a zeroed one is empty; a different version reloads). */
+typedef struct policy_cache {
+	policy_row p;                  /* p.version "" while empty */
+	char *summary[2];              /* de, en: as read (after the fallback) */
+} policy_cache;
+void policy_cache_clear(policy_cache *c);
+
 /* policy_render - the announcement of version for account a as it would
- * be sent now (summary in a's language, else default_lang). */
+ * be sent now (summary in a's language, else default_lang). cache may be
+ * NULL. */
 int policy_render(store *st, const config *cfg, const template_set *ts, const char *version,
-		  const account *a, outmail *out, char *err, size_t errlen);
+		  const account *a, policy_cache *cache, outmail *out, char *err, size_t errlen);
 
 /* broadcast_begin - the broadcast of policy version name (kind
  * BROADCAST_POLICY; refused unless the version is material) or of a

@@ -276,11 +276,6 @@ int store_outbox_result(store *st, int64_t id, const char *state, const char *re
 			int64_t next_attempt, int64_t done, const char *message,
 			size_t message_len);
 
-/* store_outbox_result_tx - the same inside the caller's transaction. */
-int store_outbox_result_tx(store *st, int64_t id, const char *state, const char *response,
-			   int64_t next_attempt, int64_t done, const char *message,
-			   size_t message_len);
-
 /* store_outbox_rendered - a lazily rendered row, as it is about to be
  * sent: the address it goes to and the SHA-256 of its bytes. */
 int store_outbox_rendered(store *st, int64_t id, const char *rcpt, const char *sha256);

@@ -280,7 +280,9 @@ static int cmd_request(ctl *c, int argc, char **argv)
 	if (all) {
 		if (pos[1] || resend)
 			return ctl_error(c, EXIT_ERR, "usage: consentctl request --all PURPOSE");
-		return cmd_request_all(c, pos[0], dry);
+		if (dry)
+			return ctl_error(c, EXIT_ERR, "--dry-run is for broadcast start");
+		return cmd_request_all(c, pos[0]);
 	}
 	if (!pos[1] || dry)
 		return ctl_error(c, EXIT_ERR, "usage: consentctl request ID PURPOSE [--resend]");

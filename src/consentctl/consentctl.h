@@ -70,6 +70,6 @@ int cmd_policy_preview(ctl *c, int argc, char **argv);
 int cmd_broadcast_start(ctl *c, int argc, char **argv);
 int cmd_broadcast_status(ctl *c, int argc, char **argv);
 int cmd_broadcast_report(ctl *c, int argc, char **argv);
-int cmd_request_all(ctl *c, const char *purpose, bool dry_run);
+int cmd_request_all(ctl *c, const char *purpose);
 
 #endif

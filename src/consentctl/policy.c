@@ -193,7 +193,7 @@ static int render_for(ctl *c, const char *version, const char *id, const char *l
 	}
 	if (!templates(c))
 		return EXIT_ERR;
-	if (policy_render(c->st, c->cfg, c->ts, version, &a, out, err, sizeof(err)))
+	if (policy_render(c->st, c->cfg, c->ts, version, &a, NULL, out, err, sizeof(err)))
 		return ctl_error(c, EXIT_ERR, "%s", err);
 	return EXIT_OK;
 }
@@ -398,14 +398,12 @@ int cmd_broadcast_start(ctl *c, int argc, char **argv)
 	return run_broadcast(c, BROADCAST_POLICY, pos[0]);
 }
 
-int cmd_request_all(ctl *c, const char *purpose, bool dry_run_only)
+int cmd_request_all(ctl *c, const char *purpose)
 {
 	int rc;
 
 	if ((rc = need_purpose(c, purpose)))
 		return rc;
-	if (dry_run_only)
-		return ctl_error(c, EXIT_ERR, "--dry-run is for broadcast start");
 	return run_broadcast(c, BROADCAST_REQUEST, purpose);
 }
 

@@ -227,33 +227,64 @@ cleanup:
 	return rc;
 }
 
-int policy_render(store *st, const config *cfg, const template_set *ts, const char *version,
-		  const account *a, outmail *out, char *err, size_t errlen)
+void policy_cache_clear(policy_cache *c)
 {
-	char sha[SHA256_HEX], *summary = NULL;
-	policy_row p;
+	if (!c)
+		return;
+	free(c->summary[0]);
+	free(c->summary[1]);
+	memset(c, 0, sizeof(*c));
+}
+
+/* summary_for - the summary of c->p in lang (else default_lang), read once. */
+static int summary_for(store *st, const config *cfg, policy_cache *c, const char *lang,
+		       const char **out)
+{
+	char **slot = &c->summary[strcmp(lang, "de") ? 1 : 0], sha[SHA256_HEX];
+	int rc;
+
+	if (!*slot) {
+		rc = store_policy_text(st, c->p.version, lang, slot, sha);
+		if (rc == STORE_NOTFOUND)
+			rc = store_policy_text(st, c->p.version, cfg->default_lang, slot, sha);
+		if (rc)
+			return rc;
+	}
+	*out = *slot;
+	return STORE_OK;
+}
+
+int policy_render(store *st, const config *cfg, const template_set *ts, const char *version,
+		  const account *a, policy_cache *cache, outmail *out, char *err, size_t errlen)
+{
+	policy_cache own = { 0 };
+	const char *summary;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = store_policy_get(st, version, &p))) {
-		if (rc == STORE_NOTFOUND)
-			snprintf(err, errlen, "unknown policy version '%.60s'", version);
-		else
-			snprintf(err, errlen, "%s", store_errmsg(st));
-		return BROADCAST_ERR;
+	if (!cache)
+		cache = &own;
+	if (strcmp(cache->p.version, version)) {
+		policy_cache_clear(cache);
+		if ((rc = store_policy_get(st, version, &cache->p))) {
+			if (rc == STORE_NOTFOUND)
+				snprintf(err, errlen, "unknown policy version '%.60s'", version);
+			else
+				snprintf(err, errlen, "%s", store_errmsg(st));
+			policy_cache_clear(cache);
+			return BROADCAST_ERR;
+		}
 	}
-	rc = store_policy_text(st, version, a->lang[0] ? a->lang : cfg->default_lang,
-			       &summary, sha);
-	if (rc == STORE_NOTFOUND)
-		rc = store_policy_text(st, version, cfg->default_lang, &summary, sha);
-	if (rc) {
+	if ((rc = summary_for(st, cfg, cache, a->lang[0] ? a->lang : cfg->default_lang,
+			      &summary))) {
 		snprintf(err, errlen, "policy %s: %s", version, rc == STORE_NOTFOUND
 			 ? "no summary in default_lang" : store_errmsg(st));
+		policy_cache_clear(&own);
 		return BROADCAST_ERR;
 	}
-	rc = outmail_policy(cfg, ts, a, p.version, p.effective, summary, out, err, errlen)
-	     ? BROADCAST_ERR : BROADCAST_OK;
-	free(summary);
+	rc = outmail_policy(cfg, ts, a, cache->p.version, cache->p.effective, summary, out, err,
+			    errlen) ? BROADCAST_ERR : BROADCAST_OK;
+	policy_cache_clear(&own);
 	return rc;
 }
 

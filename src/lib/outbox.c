@@ -20,12 +20,6 @@
 #include "consentd/smtp_out.h"
 #include "consentd/text.h"
 
-typedef struct outcome {
-	int64_t id, next, done;
-	char state[16];
-	char response[SMTP_RESPONSE_MAX + 64];
-} outcome;
-
 typedef struct run_ctx {
 	store *st;
 	outbox_pacer *pacer;
@@ -34,9 +28,6 @@ typedef struct run_ctx {
 	void *arg;
 	outbox_stats *stats;
 	int progress;             /* messages with a server answer this session */
-	outcome group[OUTBOX_GROUP];   /* answered, not yet written */
-	int group_n;
-	int64_t group_ms;
 	int store_rc;             /* first store failure */
 	char store_err[256];
 } run_ctx;
@@ -206,55 +197,23 @@ static void store_failed(run_ctx *r, int rc)
 	}
 }
 
-/* group_end - write the outcomes noted since the last group, in one
- * transaction. The server has answered for them: losing this write would
- * send those mails again (a lock held by consentctl, e.g. an import), so
- * it waits for the lock up to RESULT_RETRY_SECONDS. */
-static void group_end(run_ctx *r)
-{
-	int64_t until = text_now() + RESULT_RETRY_SECONDS;
-	int i, rc;
-
-	if (!r->group_n)
-		return;
-	while ((rc = store_begin(r->st)) == STORE_BUSY && text_now() < until)
-		;
-	for (i = 0; rc == STORE_OK && i < r->group_n; i++) {
-		const outcome *o = &r->group[i];
-
-		rc = store_outbox_result_tx(r->st, o->id, o->state, o->response, o->next, o->done,
-					    NULL, 0);
-	}
-	if (rc == STORE_OK)
-		rc = store_commit(r->st);
-	if (rc)
-		store_rollback(r->st);   /* those rows stay "sending": sent again */
-	store_failed(r, rc);
-	r->group_n = 0;
-}
-
-/* record - the outcome of one message. Outcomes are kept in memory and
- * written in groups of at most OUTBOX_GROUP messages or OUTBOX_GROUP_MS
- * milliseconds, one transaction each, and at the end of every session: no
- * lock is held while the server thinks, and a crash forgets at most a
- * group's answers (those mails are sent again), never a mail. */
+/* record - the outcome of one message, in its own transaction, as soon as
+ * the server has answered (no transaction stays open while the server
+ * thinks). Losing this write would send the mail again (a lock held by
+ * consentctl, e.g. an import), so it waits for the lock up to
+ * RESULT_RETRY_SECONDS. */
 static void record(run_ctx *r, const outbox_item *it, const char *state, const char *response,
 		   int64_t next)
 {
-	int64_t now = text_now();
-	outcome *o;
+	int64_t now = text_now(), until = now + RESULT_RETRY_SECONDS;
+	int rc;
 
-	if (r->group_n == 0)
-		r->group_ms = now_ms();
-	o = &r->group[r->group_n++];
-	o->id = it->id;
-	snprintf(o->state, sizeof(o->state), "%s", state);
-	snprintf(o->response, sizeof(o->response), "%s", response ? response : "");
-	o->next = next;
-	o->done = strcmp(state, "sent") && strcmp(state, "failed") &&
-		  strcmp(state, "cancelled") ? 0 : now;
-	if (r->group_n >= OUTBOX_GROUP || now_ms() - r->group_ms >= OUTBOX_GROUP_MS)
-		group_end(r);
+	while ((rc = store_outbox_result(r->st, it->id, state, response, next,
+					 strcmp(state, "sent") && strcmp(state, "failed") &&
+					 strcmp(state, "cancelled") ? 0 : now, NULL, 0)) == STORE_BUSY &&
+	       text_now() < until)
+		;
+	store_failed(r, rc);
 	if (r->log)
 		r->log(it, state, response, r->arg);
 }
@@ -346,8 +305,14 @@ int outbox_reclaim(store *st, int *n_out)
 /* render_notice - a broadcast's announcement, rendered now for the
  * account as it is now. 0; -1 with why when the account is gone (the row
  * is cancelled); -2 with why when it cannot be rendered now (deferred). */
+typedef struct notice_cache {
+	int64_t campaign;             /* whose version is in policy (0: none) */
+	char version[PURPOSE_NAME_MAX + 1];   /* a broadcast's name */
+	policy_cache policy;
+} notice_cache;
+
 static int render_notice(store *st, const config *cfg, const template_set *ts,
-			 outbox_item *it, char *why, size_t whylen)
+			 notice_cache *nc, outbox_item *it, char *why, size_t whylen)
 {
 	campaign_row c;
 	outmail m;
@@ -361,11 +326,17 @@ static int render_notice(store *st, const config *cfg, const template_set *ts,
 		return -1;
 	}
 	/* Anything else may pass (a lock, a template being fixed): try later. */
-	if (rc || (rc = store_campaign_get(st, it->campaign, &c))) {
+	if (!rc && nc->campaign != it->campaign) {
+		if (!(rc = store_campaign_get(st, it->campaign, &c))) {
+			nc->campaign = it->campaign;
+			snprintf(nc->version, sizeof(nc->version), "%s", c.name);
+		}
+	}
+	if (rc) {
 		snprintf(why, whylen, "not rendered: %s", store_errmsg(st));
 		return -2;
 	}
-	if (!ts || policy_render(st, cfg, ts, c.name, &a, &m, why, whylen)) {
+	if (!ts || policy_render(st, cfg, ts, nc->version, &a, &nc->policy, &m, why, whylen)) {
 		if (!ts)
 			snprintf(why, whylen, "not rendered: no templates loaded");
 		return -2;
@@ -406,6 +377,7 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 	smtp_job jobs[OUTBOX_BATCH];
 	char session_err[SMTP_RESPONSE_MAX], why[SMTP_RESPONSE_MAX + 64];
 	outbox_pacer own = { 0 };
+	notice_cache notices = { 0 };   /* for this run: templates may be reloaded */
 	int64_t started = text_now();
 	struct timespec pause;
 	run_ctx r;
@@ -458,7 +430,8 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 		r.stats = out;
 		for (i = 0, lazy = 0, nj = 0; i < n; i++) {
 			if (items[i].lazy) {
-				int got = render_notice(st, cfg, ts, &items[i], why, sizeof(why));
+				int got = render_notice(st, cfg, ts, &notices, &items[i], why,
+							sizeof(why));
 
 				lazy++;
 				if (got == -1) {
@@ -498,7 +471,6 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 			jobs[nj].data = items[i].message;
 			nj++;
 		}
-		group_end(&r);
 		if (lazy && (rc = note_rendered(st, items, n))) {
 			snprintf(err, errlen, "%s", store_errmsg(st));
 			for (i = 0; i < n; i++)
@@ -514,7 +486,6 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 			for (i = 0; i < (int)nj; i++)
 				job_done(&jobs[i], &r);
 		}
-		group_end(&r);
 		if (session_err[0])
 			snprintf(err, errlen, "%s", session_err);
 		for (i = 0; i < n; i++)
@@ -532,6 +503,7 @@ int outbox_run(store *st, const config *cfg, const template_set *ts, outbox_pace
 		}
 	}
 	outbox_pacer_free(&own);
+	policy_cache_clear(&notices.policy);
 	for (i = 0; i < OUTBOX_BATCH; i++)
 		outbox_item_clear(&items[i]);
 	if (store_sync_full(st, true) && !rc) {

@@ -44,6 +44,23 @@ void outmail_withdraw_address(const config *cfg, const char *purpose, char out[A
 		 purpose, cfg->reply_domain);
 }
 
+/* random_msgid - PREFIX.RANDOM@DOMAIN (96 random bits) for mails that carry
+ * no token in their Message-ID. */
+static int random_msgid(const config *cfg, const char *prefix, char *out, size_t outlen,
+			char *err, size_t errlen)
+{
+	unsigned char rnd[12];
+	char hex[sizeof(rnd) * 2 + 1];
+
+	if (digest_random(rnd, sizeof(rnd))) {
+		snprintf(err, errlen, "no random bytes for a Message-ID");
+		return -1;
+	}
+	text_hex(rnd, sizeof(rnd), hex);
+	snprintf(out, outlen, "%s.%s@%s", prefix, hex, cfg->reply_domain);
+	return 0;
+}
+
 typedef struct compose_args {
 	enum template_id id;
 	const char *lang;
@@ -154,8 +171,6 @@ static int tokened(const config *cfg, const template_set *ts, enum template_id i
 	size_t stored_len = 0;
 	outmail masked_mail = { 0 };
 
-	unsigned char rnd[12];
-	char rndhex[sizeof(rnd) * 2 + 1];
 
 	if (id == TPL_REQUEST && (!cfg->controller[0] || !description || !*description)) {
 		snprintf(err, errlen, "cannot ask for consent without saying who asks and which "
@@ -168,13 +183,8 @@ static int tokened(const config *cfg, const template_set *ts, enum template_id i
 	/* A request's Message-ID carries the token (replies lead back through
 	 * In-Reply-To); other mails get a random one. */
 	if (id != TPL_REQUEST) {
-		if (digest_random(rnd, sizeof(rnd))) {
-			snprintf(err, errlen, "no random bytes for a Message-ID");
+		if (random_msgid(cfg, template_name(id), msgid, sizeof(msgid), err, errlen))
 			return -1;
-		}
-		text_hex(rnd, sizeof(rnd), rndhex);
-		snprintf(msgid, sizeof(msgid), "%s.%s@%s", template_name(id), rndhex,
-			 cfg->reply_domain);
 	} else {
 		snprintf(msgid, sizeof(msgid), "consent.%s@%s", token, cfg->reply_domain);
 	}
@@ -241,8 +251,6 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 {
 	const char *lang = lang_of(cfg, a);
 	char withdraw[ADDR_MAX + 1], msgid[ADDR_MAX + 16], t[64], unsub[ADDR_MAX + 40];
-	unsigned char rnd[12];
-	char rndhex[sizeof(rnd) * 2 + 1];
 	const tpl_var vars[] = {
 		{ "service_name", cfg->service_name },
 		{ "service_address", cfg->service_address },
@@ -257,12 +265,8 @@ int outmail_receipt(const config *cfg, const template_set *ts, enum template_id 
 	compose_args c = { id, lang, vars, sizeof(vars) / sizeof(vars[0]),
 			   msgid, withdraw, NULL, unsub, text_now() };
 
-	if (digest_random(rnd, sizeof(rnd))) {
-		snprintf(err, errlen, "no random bytes for a Message-ID");
+	if (random_msgid(cfg, "receipt", msgid, sizeof(msgid), err, errlen))
 		return -1;
-	}
-	text_hex(rnd, sizeof(rnd), rndhex);
-	snprintf(msgid, sizeof(msgid), "receipt.%s@%s", rndhex, cfg->reply_domain);
 	outmail_withdraw_address(cfg, p->name, withdraw);
 	unsubscribe_uri(cfg, p->name, lang, unsub, sizeof(unsub));
 	when(decision_time, lang, t, sizeof(t));
@@ -275,8 +279,6 @@ int outmail_policy(const config *cfg, const template_set *ts, const account *a,
 {
 	const char *lang = lang_of(cfg, a);
 	char msgid[ADDR_MAX + 16], reply[ADDR_MAX + 1], eff[64];
-	unsigned char rnd[12];
-	char rndhex[sizeof(rnd) * 2 + 1];
 	const tpl_var vars[] = {
 		{ "service_name", cfg->service_name },
 		{ "service_address", cfg->service_address },
@@ -294,12 +296,8 @@ int outmail_policy(const config *cfg, const template_set *ts, const account *a,
 	time_t tt = (time_t)effective;
 	struct tm tm;
 
-	if (digest_random(rnd, sizeof(rnd))) {
-		snprintf(err, errlen, "no random bytes for a Message-ID");
+	if (random_msgid(cfg, "policy", msgid, sizeof(msgid), err, errlen))
 		return -1;
-	}
-	text_hex(rnd, sizeof(rnd), rndhex);
-	snprintf(msgid, sizeof(msgid), "policy.%s@%s", rndhex, cfg->reply_domain);
 	snprintf(reply, sizeof(reply), "%s@%s", cfg->reply_local, cfg->reply_domain);
 	gmtime_r(&tt, &tm);
 	strftime(eff, sizeof(eff), strcmp(lang, "de") ? "%Y-%m-%d" : "%d.%m.%Y", &tm);

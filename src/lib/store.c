@@ -850,13 +850,11 @@ int store_checkpoint_truncate(store *st)
 
 /* ---- accounts ---- */
 
-static int account_row(store *st, sqlite3_stmt *s, account *out)
+/* account_from - the account at the statement's current row. */
+static void account_from(sqlite3_stmt *s, account *out)
 {
-	int rc = step_row(st, s, "account");
 	const void *key;
 
-	if (rc)
-		return rc;
 	memset(out, 0, sizeof(*out));
 	out->key = sqlite3_column_int64(s, 0);
 	col_copy(s, 1, out->id, sizeof(out->id));
@@ -872,6 +870,15 @@ static int account_row(store *st, sqlite3_stmt *s, account *out)
 		memcpy(out->hkey, key, ACCOUNT_KEY_LEN);
 		out->has_hkey = true;
 	}
+}
+
+static int account_row(store *st, sqlite3_stmt *s, account *out)
+{
+	int rc = step_row(st, s, "account");
+
+	if (rc)
+		return rc;
+	account_from(s, out);
 	sqlite3_reset(s);
 	return STORE_OK;
 }
@@ -1161,25 +1168,38 @@ int store_consents_each(store *st, int64_t acct, store_consent_fn fn, void *arg)
 	return STORE_OK;
 }
 
-int store_granted_each(store *st, const char *purpose, int64_t now, store_id_fn fn,
-		       void *arg)
+/* affecting - the newest version in force at now that changes purpose:
+ * its name (may be NULL) and ledger seq; STORE_NOTFOUND when none. */
+static int affecting(store *st, const char *purpose, int64_t now,
+		     char version_out[POLICY_VERSION_MAX + 1], int64_t *seq_out)
 {
 	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTING);
-	int64_t pseq = -1, asked;
-	int rc, stop = 0;
+	int rc;
 
 	if (!s)
 		return STORE_ERR;
-	/* A policy version in force that changes the purpose: grants asked
-	 * for before it was published do not count. */
 	bind_text(s, 1, purpose);
 	sqlite3_bind_int64(s, 2, now);
-	if ((rc = step_row(st, s, "policy purposes")) == STORE_OK) {
-		pseq = sqlite3_column_int64(s, 1);
-		sqlite3_reset(s);
-	} else if (rc != STORE_NOTFOUND) {
+	if ((rc = step_row(st, s, "policy purposes")))
 		return rc;
-	}
+	if (version_out)
+		col_copy(s, 0, version_out, POLICY_VERSION_MAX + 1);
+	*seq_out = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int store_granted_each(store *st, const char *purpose, int64_t now, store_id_fn fn,
+		       void *arg)
+{
+	sqlite3_stmt *s;
+	int64_t pseq = -1, asked;
+	int rc, stop = 0;
+
+	/* A policy version in force that changes the purpose: grants asked
+	 * for before it was published do not count. */
+	if ((rc = affecting(st, purpose, now, NULL, &pseq)) && rc != STORE_NOTFOUND)
+		return rc;
 	if (!(s = stmt(st, S_GRANTED)))
 		return STORE_ERR;
 	bind_text(s, 1, purpose);
@@ -1623,28 +1643,15 @@ int store_outbox_result(store *st, int64_t id, const char *state, const char *re
 			int64_t next_attempt, int64_t done, const char *message,
 			size_t message_len)
 {
+	sqlite3_stmt *s;
 	int rc;
 
 	if ((rc = store_begin(st)))
 		return rc;
-	if ((rc = store_outbox_result_tx(st, id, state, response, next_attempt, done, message,
-					 message_len)) ||
-	    (rc = store_commit(st))) {
+	if (!(s = stmt(st, S_OUTBOX_RESULT))) {
 		store_rollback(st);
-		return rc;
-	}
-	return STORE_OK;
-}
-
-int store_outbox_result_tx(store *st, int64_t id, const char *state, const char *response,
-			   int64_t next_attempt, int64_t done, const char *message,
-			   size_t message_len)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (!(s = stmt(st, S_OUTBOX_RESULT)))
 		return STORE_ERR;
+	}
 	sqlite3_bind_int64(s, 1, id);
 	bind_text(s, 2, state);
 	bind_text(s, 3, response);
@@ -1653,10 +1660,17 @@ int store_outbox_result_tx(store *st, int64_t id, const char *state, const char 
 		sqlite3_bind_int64(s, 5, done);
 	sqlite3_bind_int(s, 6, !strcmp(state, "queued") ? 1 : 0);
 	if ((rc = run(st, s, "mail result")))
-		return rc;
-	if (message && sqlite3_changes(st->db) > 0)
-		return mail_set(st, id, message, message_len);
+		goto fail;
+	if (message && sqlite3_changes(st->db) > 0) {
+		if ((rc = mail_set(st, id, message, message_len)))
+			goto fail;
+	}
+	if ((rc = store_commit(st)))
+		goto fail;
 	return STORE_OK;
+fail:
+	store_rollback(st);
+	return rc;
 }
 
 int store_outbox_reclaim_sending(store *st, int *n_out)
@@ -2230,21 +2244,13 @@ int store_grant_asked(store *st, int64_t acct, const char *purpose, int64_t *out
 int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
 		      char version_out[POLICY_VERSION_MAX + 1])
 {
-	sqlite3_stmt *s = stmt(st, S_POLICY_AFFECTING);
 	char version[POLICY_VERSION_MAX + 1];
 	int64_t pseq, asked;
 	int rc;
 
 	version_out[0] = '\0';
-	if (!s)
-		return STORE_ERR;
-	bind_text(s, 1, purpose);
-	sqlite3_bind_int64(s, 2, now);
-	if ((rc = step_row(st, s, "policy purposes")))
+	if ((rc = affecting(st, purpose, now, version, &pseq)))
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;   /* the common case */
-	col_copy(s, 0, version, sizeof(version));
-	pseq = sqlite3_column_int64(s, 1);
-	sqlite3_reset(s);
 	if ((rc = store_grant_asked(st, acct, purpose, &asked)))
 		return rc;
 	if (asked && asked <= pseq)
@@ -2407,19 +2413,11 @@ int store_accounts_failing_each(store *st, int (*fn)(const account *a, void *arg
 
 	if (!s)
 		return STORE_ERR;
-	for (;;) {
-		rc = sqlite3_step(s);
-		if (rc != SQLITE_ROW)
-			break;
-		memset(&a, 0, sizeof(a));
-		a.key = sqlite3_column_int64(s, 0);
-		col_copy(s, 1, a.id, sizeof(a.id));
-		col_copy(s, 2, a.email, sizeof(a.email));
-		col_copy(s, 3, a.name, sizeof(a.name));
-		col_copy(s, 4, a.lang, sizeof(a.lang));
-		a.failing = sqlite3_column_int64(s, 8);
-		col_copy(s, 9, a.failing_status, sizeof(a.failing_status));
-		if ((stop = fn(&a, arg)) != 0)
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		account_from(s, &a);
+		stop = fn(&a, arg);
+		digest_wipe(a.hkey, sizeof(a.hkey));
+		if (stop)
 			break;
 	}
 	sqlite3_reset(s);

@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(store_policy_text(st, version, "de", &stored, sha) == STORE_OK);
 	for (i = 0; i < 2; i++) {
 		CHECK(store_account_get(st, i ? "u2" : "u1", &a) == STORE_OK);
-		CHECK(policy_render(st, cfg, ts, version, &a, &m, err, sizeof(err)) == BROADCAST_OK);
+		CHECK(policy_render(st, cfg, ts, version, &a, NULL, &m, err, sizeof(err)) == BROADCAST_OK);
 		check_mail(&m);
 		CHECK(strstr(m.body, stored) != NULL);   /* the summary as stored */
 		outmail_clear(&m);
