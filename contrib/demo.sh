@@ -44,13 +44,17 @@ echo "starting a loopback Postfix + Dovecot (contrib/mailstack/mailstack.sh) ...
 CONSENT_DELIVER=$work/consent-deliver CONSENT_CONF=$work/consentd.conf CONSENT_ROUTE=imap \
 	bash $STACK up "$work/stack" >/dev/null
 PIPE_USER=$(bash $STACK pipe-user "$work/stack")
+# consentd runs as the account Postfix runs consent-deliver as (it refuses
+# root); the store lives in that account's 0700 directory.
+sed -i "/^\[service\]/,/^\[/s#^user = .*#user = $PIPE_USER#" "$work/consentd.conf"
+chown "$PIPE_USER" "$work/db"
+chmod 700 "$work/db"
 
 B=build/demo/src
-own() { chown -R "$PIPE_USER" "$work/db"; }   # consent-deliver runs as PIPE_USER
 ctl() { $B/consentctl -c "$work/consentd.conf" "$@"; }
-step() { printf '\n\033[1m$ consentctl %s\033[0m\n' "$*"; ctl "$@" || printf '(exit %d)\n' $?; own; }
+step() { printf '\n\033[1m$ consentctl %s\033[0m\n' "$*"; ctl "$@" || printf '(exit %d)\n' $?; }
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-consentd_once() { say '$ consentd -f --once'; $B/consentd -c "$work/consentd.conf" -f --once 2>&1 | sed 's/^[^ ]* //'; own; }
+consentd_once() { say '$ consentd -f --once'; $B/consentd -c "$work/consentd.conf" -f --once 2>&1 | sed 's/^[^ ]* //'; }
 mailbox() { ls -t "$work/stack/mail/$1/Maildir/new/"* "$work/stack/mail/$1/Maildir/cur/"* 2>/dev/null; }
 wait_mail() {  # wait_mail USER COUNT
 	for _ in $(seq 100); do [ "$(mailbox "$1" | wc -l)" -ge "$2" ] && return 0; sleep 0.1; done

@@ -32,6 +32,8 @@ typedef struct config {
 	char *service_name, *service_address;
 	char *reply_local, *reply_domain, *delimiter, *default_lang;
 	char *controller;                  /* controller's name and postal address */
+	char *service_user;                /* consentd started as root becomes this
+					    * account before it opens the store */
 
 	/* [store] */
 	char *store_path;
@@ -63,6 +65,8 @@ typedef struct config {
 
 	config_purpose purpose[PURPOSES_MAX];
 	int npurposes;
+
+	char *password[2];                 /* kept by config_keep_passwords, or NULL */
 } config;
 
 /* config_load - read path (the compiled-in default when NULL). Returns 0 and
@@ -80,9 +84,19 @@ const config_purpose *config_purpose_find(const config *cfg, const char *name);
 /* config_default_path - the file read when -c is not given. */
 const char *config_default_path(void);
 
-/* config_read_secret - the first line of a password_file (its mode was
- * checked at load), without the line end, into out. 0, or -1 with err. */
-int config_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+enum config_secret { CONFIG_SMTP, CONFIG_IMAP };
+#define CONFIG_PASSWORD_MAX 512   /* first line of a password_file */
+
+/* config_password - the password of [smtp] or [imap]: the copy kept by
+ * config_keep_passwords, else the first line of its password_file (its mode
+ * was checked at load) without the line end, into out. 0, or -1 with err. */
+int config_password(const config *cfg, enum config_secret which, char *out, size_t outlen,
+		    char *err, size_t errlen);
+
+/* config_keep_passwords - read the password files now and keep their first
+ * lines in memory (wiped by config_free): consentd does this before it
+ * gives up root, which may be the only account that can read them. */
+int config_keep_passwords(config *cfg, char *err, size_t errlen);
 
 /* config_free - NULL-safe. */
 void config_free(config *cfg);

@@ -22,9 +22,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,6 +122,60 @@ static void log_mail(const outbox_item *it, const char *state, const char *respo
 	       it->id, it->kind, it->rcpt, state, it->attempts, response);
 }
 
+/* become_service_user - consentd never works as root. Started by root, it
+ * becomes [service] user (that account's uid, primary group and
+ * supplementary groups) once the configuration, the password files and the
+ * templates are read, and before it opens the store, so that every file it
+ * creates (store, WAL, lock) belongs to that account, which consent-deliver
+ * runs as too. Refused: root without [service] user, a user that does not
+ * exist or is root, and a user set while not started as root unless it is
+ * the account already running. */
+static int become_service_user(const config *cfg, char *err, size_t errlen)
+{
+	const struct passwd *pw;
+	uid_t euid = geteuid();
+
+	if (!*cfg->service_user) {
+		if (euid != 0)
+			return 0;
+		snprintf(err, errlen, "%s: consentd does not run as root: set [service] user = "
+			 "the account to run as (e.g. consentd), or start it as that account",
+			 cfg->path);
+		return -1;
+	}
+	errno = 0;
+	if (!(pw = getpwnam(cfg->service_user))) {
+		snprintf(err, errlen, "%s: [service] user: no such account '%.64s'%s%s", cfg->path,
+			 cfg->service_user, errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "%s: [service] user: '%.64s' is root; name an unprivileged "
+			 "account", cfg->path, cfg->service_user);
+		return -1;
+	}
+	if (euid != 0) {
+		if (euid == pw->pw_uid)
+			return 0;
+		snprintf(err, errlen, "%s: [service] user is '%.64s' but consentd was started as "
+			 "uid %ld: only root can switch accounts", cfg->path, cfg->service_user,
+			 (long)euid);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		snprintf(err, errlen, "cannot become '%.64s': %s", cfg->service_user, strerror(errno));
+		return -1;
+	}
+	/* Gone for good: no saved root uid to return to. */
+	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0) {
+		snprintf(err, errlen, "cannot drop root: still privileged after switching to '%.64s'",
+			 cfg->service_user);
+		return -1;
+	}
+	return 0;
+}
+
 /* lock_store - one consentd per store: an flock'd file beside the database,
  * named from its real path so two spellings of one file share the lock. */
 static int lock_store(const char *db, char *err, size_t errlen)
@@ -176,7 +232,9 @@ static int load(const char *path, config **cfg_out, template_set **ts_out)
 		logmsg(LOG_ERR, "%s", err);
 		return -1;
 	}
-	if (template_load(&ts, cfg->templates_dir, err, sizeof(err))) {
+	/* The password files are read now: root may be the only one who can. */
+	if (config_keep_passwords(cfg, err, sizeof(err)) ||
+	    template_load(&ts, cfg->templates_dir, err, sizeof(err))) {
 		logmsg(LOG_ERR, "%s", err);
 		config_free(cfg);
 		return -1;
@@ -426,6 +484,7 @@ int main(int argc, char **argv)
 	config *cfg = NULL, *newcfg;
 	template_set *ts = NULL, *newts;
 	store *st = NULL;
+	const struct passwd *pw;
 	struct sigaction sa;
 	sigset_t block, waitmask;
 	char err[1024];
@@ -469,6 +528,10 @@ int main(int argc, char **argv)
 
 	if (load(path, &cfg, &ts))
 		goto cleanup;
+	if (become_service_user(cfg, err, sizeof(err))) {
+		logmsg(LOG_ERR, "%s", err);
+		goto cleanup;
+	}
 	/* Detach only once the configuration is known to be good. */
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
@@ -498,8 +561,10 @@ int main(int argc, char **argv)
 			 cfg->imap_mailbox);
 	else
 		snprintf(err, sizeof(err), "off");
-	logmsg(LOG_INFO, "started: store %s, smtp %s:%d, imap %s%s", cfg->store_path,
-	       cfg->smtp_host, cfg->smtp_port, err, once ? ", one pass" : "");
+	pw = getpwuid(geteuid());
+	logmsg(LOG_INFO, "started: store %s, smtp %s:%d, imap %s, as %s%s", cfg->store_path,
+	       cfg->smtp_host, cfg->smtp_port, err, pw ? pw->pw_name : "?",
+	       once ? ", one pass" : "");
 	if (cfg->imap_enabled && cfg->imap_tls == TLS_NO && strcmp(cfg->imap_host, "127.0.0.1") &&
 	    strcmp(cfg->imap_host, "::1") && strcmp(cfg->imap_host, "localhost"))
 		logmsg(LOG_WARNING, "[imap] tls = no with a remote host: the password crosses "
@@ -515,9 +580,11 @@ int main(int argc, char **argv)
 		if (reload) {
 			reload = 0;
 			if (load(path, &newcfg, &newts) == 0) {
-				if (strcmp(newcfg->store_path, cfg->store_path)) {
-					logmsg(LOG_ERR, "reload: [store] path changed; that needs a "
-					       "restart. Keeping the old configuration.");
+				if (strcmp(newcfg->store_path, cfg->store_path) ||
+				    strcmp(newcfg->service_user, cfg->service_user)) {
+					logmsg(LOG_ERR, "reload: [store] path or [service] user "
+					       "changed; that needs a restart. Keeping the old "
+					       "configuration.");
 					config_free(newcfg);
 					template_set_free(newts);
 				} else {

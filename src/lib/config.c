@@ -50,6 +50,7 @@ static const config_key config_keys[] = {
 	{ "service", "delimiter", K_STR, OFF(delimiter), "+", 0, 0, NULL },
 	{ "service", "default_lang", K_STR, OFF(default_lang), "de", 0, 0, NULL },
 	{ "service", "controller", K_STR, OFF(controller), "", 0, 0, NULL },
+	{ "service", "user", K_STR, OFF(service_user), "", 0, 0, NULL },
 	{ "store", "path", K_STR, OFF(store_path), "/var/lib/consentd/consentd.db", 0, 0, NULL },
 	{ "store", "busy_timeout_ms", K_INT, OFF(busy_timeout_ms), "5000", 0, 600000, NULL },
 	{ "smtp", "host", K_STR, OFF(smtp_host), "127.0.0.1", 0, 0, NULL },
@@ -570,11 +571,16 @@ void config_free(config *cfg)
 		free(cfg->purpose[j].description_de);
 		free(cfg->purpose[j].description_en);
 	}
+	for (j = 0; j < 2; j++) {
+		if (cfg->password[j])
+			explicit_bzero(cfg->password[j], strlen(cfg->password[j]));
+		free(cfg->password[j]);
+	}
 	free(cfg->path);
 	free(cfg);
 }
 
-int config_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+static int read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
 	FILE *fp = fopen(path, "r");
 
@@ -590,4 +596,35 @@ int config_read_secret(const char *path, char *out, size_t outlen, char *err, si
 	fclose(fp);
 	out[strcspn(out, "\r\n")] = '\0';
 	return 0;
+}
+
+static const char *secret_path(const config *cfg, enum config_secret which)
+{
+	return which == CONFIG_SMTP ? cfg->smtp_password_file : cfg->imap_password_file;
+}
+
+int config_password(const config *cfg, enum config_secret which, char *out, size_t outlen,
+		    char *err, size_t errlen)
+{
+	if (cfg->password[which]) {
+		snprintf(out, outlen, "%s", cfg->password[which]);
+		return 0;
+	}
+	return read_secret(secret_path(cfg, which), out, outlen, err, errlen);
+}
+
+int config_keep_passwords(config *cfg, char *err, size_t errlen)
+{
+	char buf[CONFIG_PASSWORD_MAX];
+	int which, rc = 0;
+
+	for (which = CONFIG_SMTP; which <= CONFIG_IMAP && rc == 0; which++) {
+		if (!*secret_path(cfg, (enum config_secret)which) || cfg->password[which])
+			continue;
+		if ((rc = read_secret(secret_path(cfg, (enum config_secret)which), buf,
+				      sizeof(buf), err, errlen)) == 0)
+			cfg->password[which] = xstrdup(buf);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
 }

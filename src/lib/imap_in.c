@@ -31,7 +31,6 @@
 
 #include <libetpan/libetpan.h>
 
-#define PASSWORD_MAX 512        /* first line of [imap] password_file */
 
 struct imap_in {
 	mailimap *imap;
@@ -199,7 +198,7 @@ static int refresh_capabilities(imap_in *s, char *err, size_t errlen)
 int imap_in_open(imap_in **out, const config *cfg, int timeout_s, char *err, size_t errlen)
 {
 	imap_in *s = xcalloc(1, sizeof(*s));
-	char password[PASSWORD_MAX], mailbox[IMAP_IN_MAILBOX_MAX + 1], what[300];
+	char password[CONFIG_PASSWORD_MAX], mailbox[IMAP_IN_MAILBOX_MAX + 1], what[300];
 	clist *list = NULL;
 	char delim = 0;
 	int r, rc = -1, tls = cfg->imap_tls;
@@ -216,7 +215,7 @@ int imap_in_open(imap_in **out, const config *cfg, int timeout_s, char *err, siz
 			 : "[imap] user and password_file must be set");
 		goto cleanup;
 	}
-	if (config_read_secret(cfg->imap_password_file, password, sizeof(password), err, errlen))
+	if (config_password(cfg, CONFIG_IMAP, password, sizeof(password), err, errlen))
 		goto cleanup;
 	if (!(s->imap = mailimap_new(0, NULL))) {
 		snprintf(err, errlen, "libetpan: cannot create a session");

@@ -29,7 +29,6 @@
 #include "consentd/smtp_out.h"
 #include "consentd/text.h"
 
-#define PASSWORD_MAX 512
 
 typedef struct session_ctx {
 	smtp_job_done_fn done;
@@ -38,7 +37,7 @@ typedef struct session_ctx {
 	int port, fd;                      /* the SMTP socket, -1 until known */
 	bool auth, tls_verify;
 	char user[256];
-	char password[PASSWORD_MAX];
+	char password[CONFIG_PASSWORD_MAX];
 	char problem[SMTP_RESPONSE_MAX];   /* connection-level */
 } session_ctx;
 
@@ -262,8 +261,8 @@ int smtp_out_send(const config *cfg, smtp_job *jobs, size_t n, int (*stop)(void)
 			snprintf(session_err, errlen, "[smtp] user is set but password_file is not");
 			return -1;
 		}
-		if (config_read_secret(cfg->smtp_password_file, ctx.password, sizeof(ctx.password),
-				  session_err, errlen))
+		if (config_password(cfg, CONFIG_SMTP, ctx.password, sizeof(ctx.password),
+				    session_err, errlen))
 			return -1;
 		snprintf(ctx.user, sizeof(ctx.user), "%s", cfg->smtp_user);
 	}

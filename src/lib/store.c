@@ -8,6 +8,7 @@
  * personal columns may be cleared, for erasure).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -692,26 +693,95 @@ fail:
 	return rc ? rc : STORE_ERR;
 }
 
-/* check_dir - a clear message for a missing or unwritable directory. */
-static int check_dir(store *st, int flags)
+static int no_database(store *st)
+{
+	return set_err(st, STORE_ERR, "%s: no such database (create it with 'consentctl "
+		       "account add' or import)", st->path);
+}
+
+/* prepare_path - the store's directory and file, before SQLite sees them.
+ * Missing, with STORE_CREATE: the directory (one level) is made 0700 and the
+ * file 0600; when root makes the file in a directory that belongs to another
+ * account, the file is given to that account (the one consentd and
+ * consent-deliver run as; SQLite gives its WAL and shared-memory files the
+ * database's owner and mode in turn). Present: refused when the directory
+ * or the file grants anything to group or others (wider than 0700 / 0600),
+ * when either is not what it should be, or not writable (WAL needs both). */
+static int prepare_path(store *st, int flags)
 {
 	char *copy = xstrdup(st->path);
 	const char *dir = dirname(copy);
-	struct stat sb;
-	int rc = STORE_OK;
+	struct stat ds, fs;
+	int fd, rc = STORE_OK;
 
-	if (access(st->path, F_OK) != 0) {
-		if (!(flags & STORE_CREATE))
-			rc = set_err(st, STORE_ERR, "%s: no such database (create it with "
-				     "'consentctl account add' or import)", st->path);
-		else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-			rc = set_err(st, STORE_ERR, "%s: directory %s does not exist", st->path, dir);
-		else if (access(dir, W_OK) != 0)
-			rc = set_err(st, STORE_ERR, "%s: directory %s is not writable", st->path, dir);
-	} else if (access(dir, W_OK) != 0 || access(st->path, W_OK) != 0) {
+	if (stat(dir, &ds) != 0 && errno == ENOENT && (flags & STORE_CREATE) &&
+	    mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		rc = set_err(st, STORE_ERR, "%s: directory %s does not exist and cannot be "
+			     "created: %s", st->path, dir, strerror(errno));
+		goto cleanup;
+	}
+	if (stat(dir, &ds) != 0) {
+		if (errno == ENOENT && !(flags & STORE_CREATE))
+			rc = no_database(st);
+		else
+			rc = set_err(st, STORE_ERR, "%s: directory %s: %s", st->path, dir,
+				     strerror(errno));
+		goto cleanup;
+	}
+	if (!S_ISDIR(ds.st_mode)) {
+		rc = set_err(st, STORE_ERR, "%s: %s is not a directory", st->path, dir);
+		goto cleanup;
+	}
+	if (ds.st_mode & 077) {
+		rc = set_err(st, STORE_ERR, "%s: directory %s is mode %04o; it holds personal data "
+			     "and must be 0700 (chmod 700 %s)", st->path, dir,
+			     (unsigned)(ds.st_mode & 07777), dir);
+		goto cleanup;
+	}
+	if (access(dir, W_OK) != 0) {
+		rc = set_err(st, STORE_ERR, "%s: directory %s is not writable (WAL needs it)",
+			     st->path, dir);
+		goto cleanup;
+	}
+	if (stat(st->path, &fs) != 0 && errno == ENOENT) {
+		if (!(flags & STORE_CREATE)) {
+			rc = no_database(st);
+			goto cleanup;
+		}
+		fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			rc = set_err(st, STORE_ERR, "%s: cannot create: %s", st->path, strerror(errno));
+			goto cleanup;
+		}
+		if (fd >= 0 && geteuid() == 0 && ds.st_uid != 0 &&
+		    fchown(fd, ds.st_uid, ds.st_gid) != 0) {
+			rc = set_err(st, STORE_ERR, "%s: cannot give it to uid %ld: %s", st->path,
+				     (long)ds.st_uid, strerror(errno));
+			close(fd);
+			unlink(st->path);
+			goto cleanup;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (stat(st->path, &fs) != 0) {
+		rc = set_err(st, STORE_ERR, "%s: %s", st->path, strerror(errno));
+		goto cleanup;
+	}
+	if (!S_ISREG(fs.st_mode)) {
+		rc = set_err(st, STORE_ERR, "%s: not a regular file", st->path);
+		goto cleanup;
+	}
+	if (fs.st_mode & 077) {
+		rc = set_err(st, STORE_ERR, "%s: mode %04o; the store holds personal data and must "
+			     "be 0600 (chmod 600 %s)", st->path, (unsigned)(fs.st_mode & 07777),
+			     st->path);
+		goto cleanup;
+	}
+	if (access(st->path, W_OK) != 0)
 		rc = set_err(st, STORE_ERR, "%s: database or its directory is read-only "
 			     "(WAL needs both writable)", st->path);
-	}
+cleanup:
 	free(copy);
 	return rc;
 }
@@ -725,7 +795,7 @@ int store_open(store **out, const char *path, int busy_timeout_ms, int flags,
 	*out = NULL;
 	st->path = xstrdup(path);
 	st->busy_ms = busy_timeout_ms;
-	if ((rc = check_dir(st, flags)))
+	if ((rc = prepare_path(st, flags)))
 		goto cleanup;
 	mode = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
 	       ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);

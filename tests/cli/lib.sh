@@ -4,8 +4,28 @@
 set -u
 
 : "${CONSENTCTL:?set by ctest}" "${SCRATCH:?set by ctest}" "${SRC_DIR:?set by ctest}"
+# As root (CI), consentd refuses to run unless [service] user names an
+# account: the tests use consentd-test (the account mailstack's pipe runs
+# consent-deliver as). The store must sit in a 0700 directory of that
+# account, which must be able to reach it: the scratch directory moves
+# below /tmp when the checkout is under a directory others cannot enter.
+SERVICE_USER=
+if [ "$(id -u)" = 0 ]; then
+	SERVICE_USER=consentd-test
+	id -u "$SERVICE_USER" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin "$SERVICE_USER" 2>/dev/null ||
+		id -u "$SERVICE_USER" >/dev/null || { echo "cannot create user $SERVICE_USER" >&2; exit 1; }
+	if ! setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --clear-groups \
+	     test -x "$(dirname "$SCRATCH")" 2>/dev/null; then
+		mkdir -p -m 755 /tmp/consentd-tests
+		SCRATCH=/tmp/consentd-tests/$(basename "$SCRATCH")
+	fi
+fi
 rm -rf "$SCRATCH"
 mkdir -p "$SCRATCH"
+chmod 700 "$SCRATCH"
+[ -z "$SERVICE_USER" ] || chown "$SERVICE_USER:" "$SCRATCH"
 CONF=$SCRATCH/consentd.conf
 DB=$SCRATCH/consentd.db
 FAILS=0
@@ -19,6 +39,7 @@ write_conf() {
 	    -e "s#^enabled = yes#enabled = no#" \
 	    -e "s#^busy_timeout_ms = .*#busy_timeout_ms = 300#" \
 	    -e "s#^dir = .*#dir = $SRC_DIR/mailtemplates#" \
+	    -e "/^\[service\]/,/^\[/s#^user = .*#user = $SERVICE_USER#" \
 	    "$@" "$SRC_DIR/conf/consentd.conf" > "$CONF"
 }
 

@@ -32,32 +32,68 @@ expect_rc 0 "write after the lock is released"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	ro=$(mktemp -d /tmp/consentd-ro.XXXXXX)
 	chmod 755 "$ro"
-	cp "$DB" "$ro/consentd.db"
-	sed "s#^path = .*#path = $ro/consentd.db#" "$CONF" > "$ro/consentd.conf"
-	chmod 644 "$ro/consentd.db" "$ro/consentd.conf"
+	mkdir -m 700 "$ro/store"
+	cp "$DB" "$ro/store/consentd.db"
+	sed "s#^path = .*#path = $ro/store/consentd.db#" "$CONF" > "$ro/consentd.conf"
+	chmod 600 "$ro/store/consentd.db"
+	chmod 644 "$ro/consentd.conf"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CONSENTCTL" -c "$ro/consentd.conf" account add k3 k3@example.org
 	expect_rc 2 "write as a user who cannot write the directory"
-	expect_match "$ERR" "read-only|cannot write" "read-only message"
+	expect_match "$ERR" "not writable|read-only" "read-only message"
 	run "$CONSENTCTL" -c "$ro/consentd.conf" account show k2
 	expect_rc 0 "the copy is intact after the refused write"
 	rm -rf "$ro"
 else
-	chmod 555 "$SCRATCH"
+	chmod 500 "$SCRATCH"
 	run ctl account add k3 k3@example.org
 	expect_rc 2 "write into a read-only directory"
-	chmod 755 "$SCRATCH"
+	expect_match "$ERR" "not writable|read-only" "read-only message"
+	chmod 700 "$SCRATCH"
 fi
 run ctl account show k2
 expect_rc 0 "data intact after the refused write"
 
-# Missing directory.
+# The store holds personal data: created 0600 in a 0700 directory (one
+# missing level made), anything wider refused with the chmod that fixes it.
 write_conf -e "s#^path = .*#path = $SCRATCH/nodir/c.db#"
 run ctl account add m1 m1@example.org
-expect_rc 2 "missing directory"
-expect_match "$ERR" "directory .*nodir does not exist" "missing directory message"
+expect_rc 0 "a missing directory is made"
+expect_eq "$(stat -c %a "$SCRATCH/nodir")" "700" "directory made 0700"
+expect_eq "$(stat -c %a "$SCRATCH/nodir/c.db")" "600" "database made 0600"
+if [ -n "$SERVICE_USER" ]; then
+	# root creating the store in the service account's directory gives it
+	# to that account (and SQLite its WAL), so consentd can open it
+	chown "$SERVICE_USER:" "$SCRATCH/nodir"
+	rm -f "$SCRATCH/nodir/"c.db*
+	run ctl account add m1 m1@example.org
+	expect_rc 0 "root creates the store in the service account's directory"
+	expect_eq "$(stat -c %U "$SCRATCH/nodir/c.db")" "$SERVICE_USER" "the store belongs to the service account"
+	run setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --clear-groups "$CONSENTCTL" -c "$CONF" account add m2 m2@example.org
+	expect_rc 0 "the service account writes the store root created"
+fi
+chmod 640 "$SCRATCH/nodir/c.db"
+run ctl account show m1
+expect_rc 2 "a 0640 store is refused"
+expect_match "$ERR" "mode 0640.*chmod 600 $SCRATCH/nodir/c.db" "file mode message"
+chmod 604 "$SCRATCH/nodir/c.db"
+run ctl account show m1
+expect_rc 2 "a 0604 store is refused"
+chmod 600 "$SCRATCH/nodir/c.db"
+chmod 750 "$SCRATCH/nodir"
+run ctl account show m1
+expect_rc 2 "a 0750 directory is refused"
+expect_match "$ERR" "directory $SCRATCH/nodir is mode 0750.*chmod 700 $SCRATCH/nodir" "directory mode message"
+chmod 700 "$SCRATCH/nodir"
+run ctl account show m1
+expect_rc 0 "0700/0600 opens again"
+write_conf -e "s#^path = .*#path = $SCRATCH/nodir2/deeper/c.db#"
+run ctl account add m1 m1@example.org
+expect_rc 2 "two missing levels"
+expect_match "$ERR" "directory .*nodir2/deeper does not exist and cannot be created" "missing directory message"
 
 # Corrupt file.
 head -c 8192 /dev/urandom > "$SCRATCH/corrupt.db"
+chmod 600 "$SCRATCH/corrupt.db"
 sum_before=$(sha256sum < "$SCRATCH/corrupt.db")
 write_conf -e "s#^path = .*#path = $SCRATCH/corrupt.db#"
 run ctl account add c1 c1@example.org
@@ -67,6 +103,7 @@ expect_eq "$(sha256sum < "$SCRATCH/corrupt.db")" "$sum_before" "corrupt file unt
 
 # A SQLite database of another application.
 sqlite3 "$SCRATCH/foreign.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
+chmod 600 "$SCRATCH/foreign.db"
 sum_before=$(sha256sum < "$SCRATCH/foreign.db")
 write_conf -e "s#^path = .*#path = $SCRATCH/foreign.db#"
 run ctl account add f1 f1@example.org
@@ -94,6 +131,7 @@ sqlite3 "$SCRATCH/v1.db" "PRAGMA journal_mode = WAL; $schema1 PRAGMA user_versio
 	INSERT INTO account (key, id, email, email_lc, lang, hkey, created, updated) VALUES (1, 'v1', 'v1@example.org', 'v1@example.org', 'de', randomblob(32), 1700000000, 1700000000);
 	INSERT INTO request VALUES (1, 1, 'log-linking', printf('%064d', 1), 1700000000, 4000000000, 'open');
 	INSERT INTO outbox (id, kind, acct, purpose, request, token, state, created) VALUES (1, 'request', 1, 'log-linking', 1, 'aaaabbbbccccddddaaaabbbbccccdddd', 'queued', 1700000000);" >/dev/null
+chmod 600 "$SCRATCH/v1.db"
 write_conf -e "s#^path = .*#path = $SCRATCH/v1.db#"
 run ctl outbox list --state failed
 expect_rc 0 "a schema-1 database opens"

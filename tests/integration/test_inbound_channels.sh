@@ -32,6 +32,7 @@ mkdir -p "$P/store"
 cp "$CONSENT_DELIVER" "$P/consent-deliver"
 cp -r "$SRC_DIR/mailtemplates" "$P/mailtemplates"
 chmod -R a+rX "$P"
+chmod 700 "$P/store"   # the store holds personal data: consentd refuses wider
 CONSENT_DELIVER=$P/consent-deliver
 CONF=$P/consentd.conf
 DB=$P/store/consentd.db

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -80,6 +81,7 @@ static sqlite3 *sql_open(const char *path)
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		fail_msg("sqlite3_open %s: %s", path, sqlite3_errmsg(db));
+	chmod(path, 0600);   /* as the store would create it */
 	return db;
 }
 
@@ -184,17 +186,66 @@ static void test_missing_file_without_create(void **state)
 	assert_null(bytes);   /* and nothing was created */
 }
 
+/* A missing directory is made, one level, 0700; the file 0600 whatever the
+ * umask. Two levels missing: refused with the directory named. */
 static void test_missing_directory(void **state)
 {
 	fixture *f = *state;
-	char path[TU_PATH_MAX];
+	char path[TU_PATH_MAX], dir[TU_PATH_MAX];
+	struct stat sb;
+	mode_t old = umask(0);
 
-	tu_path(path, f->dir, "nodir/consentd.db");
+	tu_path(path, f->dir, "nodir/deeper/consentd.db");
 	assert_int_equal(store_open(&f->st, path, 200, STORE_CREATE, f->err, sizeof(f->err)),
 			 STORE_ERR);
 	assert_null(f->st);
 	assert_non_null(strstr(f->err, "does not exist"));
-	assert_non_null(strstr(f->err, "nodir"));
+	assert_non_null(strstr(f->err, "nodir/deeper"));
+
+	tu_path(path, f->dir, "nodir/consentd.db");
+	tu_path(dir, f->dir, "nodir");
+	if (store_open(&f->st, path, 200, STORE_CREATE, f->err, sizeof(f->err)) != STORE_OK)
+		fail_msg("create with a missing directory: %s", f->err);
+	umask(old);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+}
+
+/* Anything granted to group or others, on the directory or the file, is
+ * refused with the mode and the chmod that fixes it; nothing is written. */
+static void test_wide_modes_refused(void **state)
+{
+	fixture *f = *state;
+	static const mode_t file_modes[] = { 0640, 0604, 0660, 0666 };
+	static const mode_t dir_modes[] = { 0750, 0711, 0755, 0770 };
+	char want[64];
+	size_t i;
+
+	open_new(f);
+	store_close(f->st);
+	f->st = NULL;
+	for (i = 0; i < sizeof(file_modes) / sizeof(file_modes[0]); i++) {
+		assert_int_equal(chmod(f->db, file_modes[i]), 0);
+		assert_int_equal(store_open(&f->st, f->db, 200, STORE_CREATE, f->err,
+					    sizeof(f->err)), STORE_ERR);
+		snprintf(want, sizeof(want), "mode %04o", (unsigned)file_modes[i]);
+		if (!strstr(f->err, want) || !strstr(f->err, "chmod 600"))
+			fail_msg("file %04o: got '%s'", (unsigned)file_modes[i], f->err);
+	}
+	assert_int_equal(chmod(f->db, 0600), 0);
+	for (i = 0; i < sizeof(dir_modes) / sizeof(dir_modes[0]); i++) {
+		assert_int_equal(chmod(f->dir, dir_modes[i]), 0);
+		assert_int_equal(store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)),
+				 STORE_ERR);
+		snprintf(want, sizeof(want), "is mode %04o", (unsigned)dir_modes[i]);
+		if (!strstr(f->err, want) || !strstr(f->err, "chmod 700"))
+			fail_msg("directory %04o: got '%s'", (unsigned)dir_modes[i], f->err);
+	}
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	if (store_open(&f->st, f->db, 200, 0, f->err, sizeof(f->err)) != STORE_OK)
+		fail_msg("0700/0600 again: %s", f->err);
 }
 
 /* refused_untouched - store_open refuses path with a message holding want,
@@ -1548,6 +1599,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_in_empty_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file_without_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wide_modes_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_bytes_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_file_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
