@@ -50,6 +50,8 @@ Release|RelWithDebInfo|MinSizeRel) ;;
 esac
 
 W=$(mktemp -d /tmp/consentd-bcbench.XXXXXX)
+. "$SRC/tests/bench/service_user.sh"
+svc_dir "$W" || die "cannot give $W to ${SVC_USER:-me}"
 SINKPID=
 cleanup() {
 	if [ -n "$SINKPID" ]; then kill "$SINKPID" 2>/dev/null || true; wait "$SINKPID" 2>/dev/null || true; fi
@@ -65,7 +67,7 @@ conf() {
 	    -e "s#^password_file = /etc/consentd/imap.secret#password_file =#" \
 	    -e "s#^dir = .*#dir = $SRC/mailtemplates#" -e "s#^port = 25\$#port = $PORT#" \
 	    -e "s#^enabled = yes\$#enabled = no#" \
-	    -e "s#^rate = 50\$#rate = 0#" -e "s#^domain_rate = 10\$#domain_rate = 0#" \
+	    -e "s#^rate = 50\$#rate = 0#" -e "s#^domain_rate = 10\$#domain_rate = 0#" -e "$svc_sed" \
 	    "$SRC/conf/consentd.conf" > "$W/$1.conf"
 	grep -q "^port = $PORT\$" "$W/$1.conf" && grep -q '^enabled = no$' "$W/$1.conf" &&
 		grep -q '^rate = 0$' "$W/$1.conf" && grep -q '^domain_rate = 0$' "$W/$1.conf" ||

@@ -55,6 +55,7 @@ cp "$BUILD/src/consent-deliver" "$W/consent-deliver"
 cp -r "$SRC/mailtemplates" "$W/mailtemplates"
 chmod -R a+rX "$W/consent-deliver" "$W/mailtemplates"
 chmod 0755 "$W"   # the pipe user walks in to reach its config and store
+. "$SRC/tests/bench/service_user.sh"
 fresh_base=
 [ -e "$BASE" ] || fresh_base=1
 cleanup() {
@@ -72,11 +73,11 @@ MAILDIR=$BASE/mail/$MBOX/Maildir
 mkconf() {
 	local pw=
 	[ "$3" = yes ] && pw=$W/imap.secret
-	mkdir -p "$2"
+	svc_dir "$2" || die "cannot give $2 to $SVC_USER"
 	sed -e "s#^path = .*#path = $2/c.db#" -e "s#^password_file = /etc/consentd/imap.secret#password_file = $pw#" \
 	    -e "s#^dir = .*#dir = $W/mailtemplates#" -e "s#^port = 25\$#port = $CLOSED_PORT#" \
 	    -e "s#^port = 143\$#port = $IMAP_PORT#" -e "s#^user = consent@cloudwerk.example#user = $MBOX#" \
-	    -e "s#^reply_domain = .*#reply_domain = example.test#" -e "s#^enabled = yes#enabled = $3#" \
+	    -e "s#^reply_domain = .*#reply_domain = example.test#" -e "s#^enabled = yes#enabled = $3#" -e "$svc_sed" \
 	    "$SRC/conf/consentd.conf" > "$1"
 	chmod 0644 "$1"
 }

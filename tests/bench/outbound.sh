@@ -17,12 +17,14 @@ for p in /usr/sbin/smtp-sink /usr/sbin/smtp-source /usr/bin/time; do
 	[ -x "$p" ] || die "$p missing (apt-get install postfix time)"
 done
 W=$(mktemp -d /tmp/consentd-outbench.XXXXXX)
+. "$SRC/tests/bench/service_user.sh"
+svc_dir "$W" || { echo "cannot give $W to $SVC_USER" >&2; exit 1; }
 SINKPID=
 cleanup() { [ -n "$SINKPID" ] && kill "$SINKPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 sed -e "s#^path = .*#path = $W/c.db#" -e "s#^password_file = /etc/consentd/imap.secret#password_file =#" \
     -e "s#^dir = .*#dir = $SRC/mailtemplates#" -e "s#^port = 25#port = $PORT#" -e "s#^enabled = yes#enabled = no#" \
-    "$SRC/conf/consentd.conf" > "$W/c.conf"
+    -e "$svc_sed" "$SRC/conf/consentd.conf" > "$W/c.conf"
 /usr/sbin/smtp-sink -u nobody -c 127.0.0.1:$PORT 1024 > "$W/sink.log" 2>&1 &
 SINKPID=$!
 for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.02; done
