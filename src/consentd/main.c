@@ -14,8 +14,8 @@
  *
  * -f stays in the foreground and logs to stderr; without it consentd
  * detaches (fork, setsid) and logs to syslog, facility mail. --once does
- * one full pass and exits. One instance per store: a
- * lock file next to the database. SIGTERM/SIGINT: stop after the SMTP
+ * one full pass and exits (never detached: its exit status is the pass's).
+ * One instance per store: a lock file next to the database. SIGTERM/SIGINT: stop after the SMTP
  * session in flight (at most OUTBOX_BATCH messages; each is recorded as
  * soon as the server answers). SIGHUP: reload configuration and templates;
  * a broken new configuration is reported and the old one kept.
@@ -532,14 +532,14 @@ int main(int argc, char **argv)
 		logmsg(LOG_ERR, "%s", err);
 		goto cleanup;
 	}
-	/* Detach only once the configuration is known to be good. */
-	if (!foreground) {
-		if (daemon(0, 0) < 0) {
-			logmsg(LOG_ERR, "cannot detach: %s", strerror(errno));
-			goto cleanup;
-		}
-		to_stderr = 0;
+	/* Detach only once the configuration is known to be good; --once never
+	 * detaches, so that its caller sees the exit status. */
+	if (!foreground && !once && daemon(0, 0) < 0) {
+		logmsg(LOG_ERR, "cannot detach: %s", strerror(errno));
+		goto cleanup;
 	}
+	if (!foreground)
+		to_stderr = 0;   /* syslog only from here on */
 	if ((lockfd = lock_store(cfg->store_path, err, sizeof(err))) < 0) {
 		logmsg(LOG_ERR, "%s", err);
 		goto cleanup;

@@ -21,6 +21,9 @@ sleep 0.5
 run "$CONSENTD" -c "$CONF" -f --once
 expect_rc 1 "a second consentd on the same store is refused"
 expect_match "$ERR" "another consentd \(pid $DPID\) already runs" "it names the running one"
+# --once never detaches: without -f its caller (cron) still gets the status.
+run "$CONSENTD" -c "$CONF" --once
+expect_rc 1 "--once without -f: the refusal is its exit status"
 
 wait_state() {  # wait_state STATE COUNT SECONDS
 	for _ in $(seq $(($3 * 10))); do
