@@ -422,6 +422,12 @@ int store_policy_in_force(store *st, int64_t at, char out[POLICY_VERSION_MAX + 1
 int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
 		      char version_out[POLICY_VERSION_MAX + 1]);
 
+/* store_request_stale - the same for an open request (id request): asked
+ * for before such a version was published, so a yes to it would be a grant
+ * that no longer counts. */
+int store_request_stale(store *st, int64_t acct, const char *purpose, int64_t request,
+			int64_t now, char version_out[POLICY_VERSION_MAX + 1]);
+
 /* store_grant_asked - the ledger seq of the request event the current
  * grant answered (0 when there is no grant). */
 int store_grant_asked(store *st, int64_t acct, const char *purpose, int64_t *out);

@@ -680,7 +680,7 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 	const config_purpose *pu;
 	consent_request_info info;
 	bool applied, revoked = false, first;
-	char state[16] = STATE_NONE;
+	char state[16] = STATE_NONE, stale[POLICY_VERSION_MAX + 1];
 	account a;
 	int rc;
 
@@ -772,6 +772,23 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 				    : "answered", "the request is %s", req->state);
 		}
 		goto cleanup;
+	}
+	/* A yes to a request asked for before a policy version that changes
+	 * the purpose took effect would be a grant that does not count: the
+	 * person is asked again instead, once (the old token stops working). */
+	if (!undecodable && in == INTENT_YES) {
+		if ((rc = store_request_stale(j->st, a.key, pu->name, req->id, text_now(), stale)))
+			goto cleanup;
+		if (stale[0]) {
+			if ((rc = store_request_mark(j->st, req->id, true, &first)) ||
+			    (first && (rc = consent_tx_request(j->st, j->cfg, j->ts, &a, pu, true,
+							       &info, j->err, j->errlen))))
+				goto cleanup;
+			set_outcome(j, "ignored", "expired", "a yes to a request asked before "
+				    "policy %s took effect%s", stale,
+				    first ? ": a fresh request was sent" : "");
+			goto cleanup;
+		}
 	}
 	if (!undecodable && (in == INTENT_YES || in == INTENT_NO)) {
 		rc = answer(j, &a, pu, req, in == INTENT_YES);

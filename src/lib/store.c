@@ -2311,8 +2311,12 @@ int store_grant_asked(store *st, int64_t acct, const char *purpose, int64_t *out
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
-int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
-		      char version_out[POLICY_VERSION_MAX + 1])
+/* stale_since - whether what was asked for by request (0: the request the
+ * current grant answered) of (acct, purpose) predates the publication of
+ * the newest version in force at now that affects purpose: version_out is
+ * that version then, else "". */
+static int stale_since(store *st, int64_t acct, const char *purpose, int64_t request,
+		       int64_t now, char version_out[POLICY_VERSION_MAX + 1])
 {
 	char version[POLICY_VERSION_MAX + 1];
 	int64_t pseq, asked;
@@ -2321,11 +2325,25 @@ int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
 	version_out[0] = '\0';
 	if ((rc = affecting(st, purpose, now, version, &pseq)))
 		return rc == STORE_NOTFOUND ? STORE_OK : rc;   /* the common case */
-	if ((rc = store_grant_asked(st, acct, purpose, &asked)))
+	rc = request ? store_request_seq(st, acct, purpose, request, &asked)
+		     : store_grant_asked(st, acct, purpose, &asked);
+	if (rc)
 		return rc;
 	if (asked && asked <= pseq)
 		snprintf(version_out, POLICY_VERSION_MAX + 1, "%s", version);
 	return STORE_OK;
+}
+
+int store_grant_stale(store *st, int64_t acct, const char *purpose, int64_t now,
+		      char version_out[POLICY_VERSION_MAX + 1])
+{
+	return stale_since(st, acct, purpose, 0, now, version_out);
+}
+
+int store_request_stale(store *st, int64_t acct, const char *purpose, int64_t request,
+			int64_t now, char version_out[POLICY_VERSION_MAX + 1])
+{
+	return stale_since(st, acct, purpose, request, now, version_out);
 }
 
 /* ---- broadcasts ---- */

@@ -369,6 +369,38 @@ expect_match "$OUT" "consent requests" "S1 broadcast queued"
 expect_eq "$(q "SELECT count(*) FROM outbox o JOIN account a ON a.key = o.acct JOIN campaign c ON c.id = o.campaign WHERE a.id = 'same1' AND c.name = 'S1' AND o.kind = 'request'")" \
 	"1" "same1 gets its fresh request"
 
+# A yes by mail (consent-deliver, the real inbound path) to a request asked
+# for before a version that changes the purpose took effect: not a grant and
+# no receipt saying so; the person is asked again once, the old token stops
+# working, and a yes to the fresh request grants.
+. "$TESTS_DIR/cli/inbound_lib.sh"
+fresh_store
+ctl account add y1 y1@example.org >/dev/null
+ctl request y1 log-linking >/dev/null
+OLD=$(newest_token y1)
+run ctl policy publish Y1 --material --affects log-linking --effective 2020-01-01 $S
+expect_rc 0 "publish Y1 (in force, affects log-linking) after the request"
+yes_reply y1@example.org "$OLD" | deliver -f y1@example.org -r "consent+$OLD@$REPLY_DOMAIN"
+expect_eq "$?" "0" "the yes is recorded (exit 0)"
+expect_eq "$(last_inbox)" "ignored expired" "a yes to a request asked before Y1 took effect is not a grant"
+expect_match "$(q "SELECT detail FROM inbox ORDER BY id DESC LIMIT 1")" "before policy Y1 took effect: a fresh request was sent" "the inbox says why"
+run ctl check y1 log-linking
+expect_rc 1 "check: not granted"
+expect_eq "$(q "SELECT count(*) FROM outbox o JOIN account a ON a.key = o.acct WHERE a.id = 'y1' AND o.kind != 'request'")" "0" "no receipt"
+expect_eq "$(q "SELECT group_concat(state, ' ') FROM (SELECT state FROM request ORDER BY id)")" "superseded open" "the old request superseded, a fresh one open"
+NEW=$(newest_token y1)
+[ -n "$NEW" ] && [ "$NEW" != "$OLD" ] || fail "a fresh request with a new token (old $OLD, new $NEW)"
+printf 'From: <y1@example.org>\nTo: consent+%s@%s\nSubject: Re: [%s]\nMessage-ID: <again.%s@example.org>\n\nJa doch\n' \
+	"$OLD" "$REPLY_DOMAIN" "$OLD" "$OLD" | deliver -f y1@example.org -r "consent+$OLD@$REPLY_DOMAIN"
+expect_eq "$(last_inbox)" "ignored superseded" "a second yes to the old token: superseded, no third request"
+expect_eq "$(requests_of y1)" "2" "asked again once only"
+yes_reply y1@example.org "$NEW" | deliver -f y1@example.org -r "consent+$NEW@$REPLY_DOMAIN"
+expect_eq "$(last_inbox)" "granted answer" "a yes to the fresh request grants"
+run ctl check y1 log-linking
+expect_rc 0 "check: granted"
+run ctl ledger verify
+expect_rc 0 "ledger verify"
+
 # Text that does not read as written is refused in a summary.
 printf 'Wir speichern \xe2\x80\xaeneglot\n' > "$SCRATCH/bidi.txt"
 run ctl policy publish H1 --effective 2030-01-01 --summary de="$SCRATCH/bidi.txt"
