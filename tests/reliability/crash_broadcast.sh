@@ -158,8 +158,8 @@ if [ "$nrounds" = 1 ]; then A="$AREA ($kills_mid kills, $N accounts)"
 else A="$AREA ($kills_mid kills, $nrounds broadcasts to $N accounts)"; fi
 result_ge "$A" "kills while sending (unsent left)" "$kills_mid" "$MIN_KILLS"
 result_eq "$A" "daemon exits on its own (not killed)" "$died" 0
-result_eq "$A" "lost (accounts never accepted by the server)" "$lost" 0
-result_le "$A" "duplicates (server accepted twice)" "$dups" "$kills" "<= $kills (1 per kill)"
+result_eq "$A" "lost (accounts the server never took)" "$lost" 0
+result_le "$A" "duplicates (taken twice by the server)" "$dups" "$kills" "<= $kills (1 per kill)"
 result_le "$A" "most duplicates from one kill" "$dup_max" 1
 result_eq "$A" "duplicates within one life (no kill)" "$same_life" 0
 result_eq "$A" "mail to addresses outside the accounts" "$extra" 0

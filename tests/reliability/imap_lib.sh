@@ -121,12 +121,12 @@ imap_evidence() {
 	verify_rc=$RC
 	result_eq "$A" "lost (reply not recorded)" "$unrecorded" 0
 	result_eq "$A" "lost (account not in the state its reply asks)" "$lost" 0
-	result_eq "$A" "double-recorded (one message, 2+ rows; $dupes re-reads recorded as duplicate)" "$multi" 0
-	result_eq "$A" "re-reads recorded as anything but 'ignored duplicate'" "$dup_outcome" 0
+	result_eq "$A" "double-recorded messages ($dupes re-reads kept as duplicate)" "$multi" 0
+	result_eq "$A" "re-reads recorded as other than 'ignored duplicate'" "$dup_outcome" 0
 	result_eq "$A" "double-recorded (accounts with 2+ answer events)" "$answers2" 0
 	result_eq "$A" "answer events in the ledger" "$answers" "$want_answers"
-	result_eq "$A" "accounts with 2+ receipts or 2+ 'please answer' mails" "$((receipts2 + nudges2))" 0
+	result_eq "$A" "accounts with 2+ receipts or 'please answer' mails" "$((receipts2 + nudges2))" 0
 	result_eq "$A" "left in the Dovecot INBOX" "$in_inbox" 0
-	result_eq "$A" "replies filed once in processed/review (Dovecot)" "$filed_ids" "$N"
+	result_eq "$A" "replies filed exactly once in Dovecot's folders" "$filed_ids" "$N"
 	result_eq "$A" "ledger verify exit" "$verify_rc" 0
 }
