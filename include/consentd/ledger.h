@@ -63,10 +63,18 @@ typedef struct ledger_report {
 	int64_t bad_seq;           /* first bad event, 0 when intact */
 	char problem[256];         /* what is wrong with it */
 	char head[SHA256_HEX];     /* hash of the last event */
+	int64_t policies;          /* policy versions */
+	char policy_chain[SHA256_HEX];   /* their chain value ("" when none) */
 } ledger_report;
 
+/* ledger_policy_seal - for a version about to be published (its summaries
+ * and purposes written in this transaction, the version row not yet): its
+ * place p->n, the ledger head p->seq and its chain value p->chain. */
+int ledger_policy_seal(store *st, policy_row *p);
+
 /* ledger_verify - check the whole chain, the personal-data MACs of accounts
- * not erased, the head record and the consent cache. Returns 0 when intact,
+ * not erased, the head record, the policy versions (their chain, and the
+ * version each event says was in force) and the consent cache. Returns 0 when intact,
  * 1 when broken (report says where), a negative store code on error. */
 int ledger_verify(store *st, ledger_report *out);
 

@@ -35,7 +35,7 @@ enum store_open_flags {
 	STORE_CREATE = 1      /* create the file (and schema) when missing */
 };
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define SHA256_HEX 65         /* 64 hex digits and a NUL */
 #define ACCOUNT_KEY_LEN 32    /* per-account HMAC key, destroyed on erasure */
 
@@ -43,6 +43,10 @@ int store_open(store **out, const char *path, int busy_timeout_ms, int flags,
 	       char *err, size_t errlen);
 void store_close(store *st);
 const char *store_errmsg(const store *st);
+
+/* store_fail - set the message store_errmsg returns; returns STORE_ERR. For
+ * modules that find a store inconsistent at a level SQL cannot see. */
+int store_fail(store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int store_begin(store *st);
 int store_commit(store *st);
@@ -107,6 +111,9 @@ typedef struct event_row {
 	char policy[64];
 	char raw_sha256[SHA256_HEX], shown_sha256[SHA256_HEX];
 	char pd_mac[SHA256_HEX], prev[SHA256_HEX], hash[SHA256_HEX];
+	/* not a column: the chain value of the policy versions published before
+	 * the event, hashed with it (ledger.c); "" when none or before schema 5 */
+	char policies[SHA256_HEX];
 	/* personal data: NULL once the account is erased */
 	const char *address, *sender, *msg_id, *reason;
 	/* from the account row: its application id and key (NULL/false once
@@ -385,6 +392,10 @@ typedef struct policy_row {
 					     * published: what came before it, in
 					     * ledger order (not by the clock) */
 	bool material;
+	int64_t n;                          /* its place: 0 for the first published */
+	char chain[SHA256_HEX];             /* the chain value over versions 0..n
+					     * (ledger.c); "" for versions published
+					     * before schema 5 */
 } policy_row;
 
 /* store_policy_insert - STORE_EXISTS when the version is published. Its
@@ -405,6 +416,22 @@ int store_policy_text(store *st, const char *version, const char *lang, char **s
 typedef int (*store_policy_fn)(const policy_row *p, const char *langs, const char *affects,
 			       void *arg);
 int store_policy_list(store *st, store_policy_fn fn, void *arg);
+
+/* store_policies_each - every version in the order published (n). */
+int store_policies_each(store *st, int (*fn)(const policy_row *p, void *arg), void *arg);
+
+/* store_policy_last - the version published last; STORE_NOTFOUND if none. */
+int store_policy_last(store *st, policy_row *out);
+
+/* store_policy_texts_each - the summaries of version by language: lang,
+ * summary and the SHA-256 stored with it. */
+int store_policy_texts_each(store *st, const char *version,
+			    int (*fn)(const char *lang, const char *summary, const char *sha256,
+				      void *arg), void *arg);
+
+/* store_chained_from - events after this seq hash the policy chain (the
+ * ledger head when the store was upgraded to schema 5; 0 for a new store). */
+int store_chained_from(store *st, int64_t *out);
 
 /* store_policy_affects_each - the purposes version affects. */
 int store_policy_affects_each(store *st, const char *version,

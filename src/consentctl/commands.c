@@ -531,13 +531,17 @@ static int cmd_ledger_verify(ctl *c, int argc, char **argv)
 	if (rc == 0 && anchor && (rc = check_anchor(c, anchor, &rep)) > 1)
 		return rc;
 	if (c->json) {
-		json_out(json_pack("{s:b, s:I, s:s, s:I, s:s?}", "intact", rc == 0, "events",
-				   (json_int_t)rep.events, "head", rep.head, "bad_event",
-				   (json_int_t)rep.bad_seq, "problem",
-				   rc ? rep.problem : NULL));
+		json_out(json_pack("{s:b, s:I, s:s, s:I, s:s?, s:I, s:s}", "intact", rc == 0,
+				   "events", (json_int_t)rep.events, "head", rep.head,
+				   "bad_event", (json_int_t)rep.bad_seq, "problem",
+				   rc ? rep.problem : NULL, "policy_versions",
+				   (json_int_t)rep.policies, "policy_chain", rep.policy_chain));
 	} else if (rc == 0) {
 		printf("ledger intact: %" PRId64 " events, head %" PRId64 ":%s\n", rep.events,
 		       rep.events, rep.head[0] ? rep.head : "(empty)");
+		if (rep.policies)
+			printf("policy versions intact: %" PRId64 ", chain %s\n", rep.policies,
+			       rep.policy_chain);
 	} else if (rep.bad_seq > 0) {
 		printf("ledger BROKEN at event %" PRId64 ": %s\n", rep.bad_seq, rep.problem);
 	} else {

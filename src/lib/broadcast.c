@@ -211,7 +211,8 @@ int policy_publish(store *st, const config *cfg, const policy_new *p, char *err,
 	for (i = 0; i < p->naffects; i++)
 		if ((rc = store_policy_affects_insert(st, row.version, p->affects[i])))
 			goto store_fail;
-	if ((rc = store_policy_insert(st, &row)) || (rc = store_commit(st)))
+	if ((rc = ledger_policy_seal(st, &row)) || (rc = store_policy_insert(st, &row)) ||
+	    (rc = store_commit(st)))
 		goto store_fail;
 	rc = BROADCAST_OK;
 	goto cleanup;

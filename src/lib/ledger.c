@@ -13,6 +13,20 @@
  *
  * prev of the first event is "". All digests are lowercase hex.
  *
+ * Policy versions (schema 5) are chained in the order published:
+ *
+ *   chain(v) = SHA-256(ns("consentd-policy-1") ns(chain of the version
+ *                before, "" for the first) ns(version) ns(effective)
+ *                ns(published) ns(material) ns(seq) ns(purpose)... ns("")
+ *                ns(lang) ns(SHA-256 of summary)...)
+ *
+ * purposes sorted, summaries by language. An event after the head at the
+ * upgrade to schema 5 (chained_from) appends ns(chain of the last version
+ * published before it) to its hash input after ns(prev), when there is
+ * one; so a version's date, purposes or summaries changed later break the
+ * events that follow it, and the chain value kept with each version breaks
+ * at the version itself.
+ *
  * The account id (the application's, which check and granted look up) is
  * inside pd_mac: swapping ids between account rows breaks the MAC.
  *
@@ -20,15 +34,20 @@
  * prev equals the hash before, hash recomputes, pd_mac recomputes while the
  * account still has its key; an account without a key must be marked
  * erased, hold no personal field and have an erase event; the head record
- * names the last event; and the consent cache equals the state replayed
- * from the events. The first failure is reported.
+ * names the last event; the policy versions recompute their chain, in
+ * places 0..n-1 with each summary matching its SHA-256; each event names
+ * the version that was in force at its time among those published before
+ * it; and the consent cache equals the state replayed from the events. The
+ * first failure is reported.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "consentd/digest.h"
 #include "consentd/ledger.h"
+#include "consentd/text.h"
 
 struct transition {
 	const char *from, *kind, *to;
@@ -90,7 +109,8 @@ void ledger_pd_mac(const event_row *ev, const unsigned char *hkey, char out[SHA2
 	digest_final_hex(d, out);
 }
 
-void ledger_hash(const event_row *ev, char out[SHA256_HEX])
+/* hash_event - the event's hash with policies as its policy chain value. */
+static void hash_event(const event_row *ev, const char *policies, char out[SHA256_HEX])
 {
 	digest *d = shared_digest();
 
@@ -108,7 +128,168 @@ void ledger_hash(const event_row *ev, char out[SHA256_HEX])
 	digest_ns(d, ev->shown_sha256);
 	digest_ns(d, ev->pd_mac);
 	digest_ns(d, ev->prev);
+	if (policies[0])
+		digest_ns(d, policies);
 	digest_final_hex(d, out);
+}
+
+void ledger_hash(const event_row *ev, char out[SHA256_HEX])
+{
+	hash_event(ev, ev->policies, out);
+}
+
+/* ---- policy versions in the chain ---- */
+
+typedef struct text_ctx {
+	digest *d;
+	const char *version;
+	char *problem;
+	size_t problemlen;
+} text_ctx;
+
+static int hash_purpose(const char *purpose, void *arg)
+{
+	digest_ns(arg, purpose);
+	return 0;
+}
+
+static int hash_text(const char *lang, const char *summary, const char *sha, void *arg)
+{
+	text_ctx *t = arg;
+	char want[SHA256_HEX];
+
+	digest_sha256_hex(summary, strlen(summary), want);
+	if (strcmp(want, sha)) {
+		snprintf(t->problem, t->problemlen, "policy version %s: the %s summary does not "
+			 "match its SHA-256 (changed after publication)", t->version, lang);
+		return 1;
+	}
+	digest_ns(t->d, lang);
+	digest_ns(t->d, want);
+	return 0;
+}
+
+/* version_chain - the chain value of p after prev (see the top). 0; 1 with
+ * problem when a summary does not match its SHA-256; a store code. */
+static int version_chain(store *st, const policy_row *p, const char *prev,
+			 char out[SHA256_HEX], char *problem, size_t problemlen)
+{
+	digest *d = digest_new();
+	text_ctx t = { d, p->version, problem, problemlen };
+	int rc;
+
+	digest_start_sha256(d);
+	digest_ns(d, "consentd-policy-1");
+	digest_ns(d, prev);
+	digest_ns(d, p->version);
+	digest_ns_int(d, p->effective);
+	digest_ns_int(d, p->published);
+	digest_ns_int(d, p->material);
+	digest_ns_int(d, p->seq);
+	if (!(rc = store_policy_affects_each(st, p->version, hash_purpose, d))) {
+		digest_ns(d, "");
+		rc = store_policy_texts_each(st, p->version, hash_text, &t);
+	}
+	if (!rc)
+		digest_final_hex(d, out);
+	digest_free(d);
+	return rc;
+}
+
+typedef struct policy_link {
+	char version[POLICY_VERSION_MAX + 1];
+	int64_t effective, published, seq;
+	char chain[SHA256_HEX];
+} policy_link;
+
+/* The versions as verify and the slow path of append recompute them. */
+typedef struct chain_walk {
+	store *st;
+	int64_t n;                    /* versions so far */
+	char chain[SHA256_HEX];       /* over them */
+	policy_link *links;           /* kept when keep */
+	size_t cap;
+	bool keep;
+	char problem[256];
+} chain_walk;
+
+static int walk_version(const policy_row *p, void *arg)
+{
+	chain_walk *w = arg;
+	char next[SHA256_HEX];
+	int rc;
+
+	if (p->n != w->n) {
+		snprintf(w->problem, sizeof(w->problem), "policy version %s is in place %" PRId64
+			 " but %" PRId64 " versions come before it (a version removed?)",
+			 p->version, p->n, w->n);
+		return 1;
+	}
+	if ((rc = version_chain(w->st, p, w->chain, next, w->problem, sizeof(w->problem))))
+		return rc;
+	if (p->chain[0] && strcmp(p->chain, next)) {
+		snprintf(w->problem, sizeof(w->problem), "policy version %s was changed after "
+			 "publication (date, purposes or summaries do not match its chain value)",
+			 p->version);
+		return 1;
+	}
+	if (w->keep) {
+		if ((size_t)w->n == w->cap) {
+			w->cap = w->cap ? 2 * w->cap : 16;
+			w->links = xrealloc(w->links, w->cap * sizeof(*w->links));
+		}
+		snprintf(w->links[w->n].version, sizeof(w->links[w->n].version), "%s", p->version);
+		w->links[w->n].effective = p->effective;
+		w->links[w->n].published = p->published;
+		w->links[w->n].seq = p->seq;
+		memcpy(w->links[w->n].chain, next, SHA256_HEX);
+	}
+	memcpy(w->chain, next, SHA256_HEX);
+	w->n++;
+	return 0;
+}
+
+/* policy_head - the chain value over every version published ("" if none):
+ * kept with the last version; recomputed when it was published before
+ * schema 5. */
+static int policy_head(store *st, char out[SHA256_HEX])
+{
+	chain_walk w;
+	policy_row last;
+	int rc = store_policy_last(st, &last);
+
+	out[0] = '\0';
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc)
+		return rc;
+	if (last.chain[0]) {
+		memcpy(out, last.chain, SHA256_HEX);
+		return STORE_OK;
+	}
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	if ((rc = store_policies_each(st, walk_version, &w)) > 0)
+		return store_fail(st, "%s", w.problem);
+	if (!rc)
+		memcpy(out, w.chain, SHA256_HEX);
+	return rc;
+}
+
+int ledger_policy_seal(store *st, policy_row *p)
+{
+	char problem[256], prev[SHA256_HEX], head[SHA256_HEX];
+	policy_row last;
+	int rc = store_policy_last(st, &last);
+
+	if (rc && rc != STORE_NOTFOUND)
+		return rc;
+	p->n = rc == STORE_NOTFOUND ? 0 : last.n + 1;
+	if ((rc = policy_head(st, prev)) || (rc = store_head(st, &p->seq, head)))
+		return rc;
+	if ((rc = version_chain(st, p, prev, p->chain, problem, sizeof(problem))) > 0)
+		return store_fail(st, "%s", problem);
+	return rc;
 }
 
 /* answers_open_request - a grant or decline must answer the open request of
@@ -131,7 +312,7 @@ int ledger_append(store *st, event_row *ev, const account *caller)
 {
 	char state[16];
 	const char *next;
-	int64_t seq, last;
+	int64_t seq, last, from;
 	account a;
 	int rc;
 
@@ -161,12 +342,16 @@ int ledger_append(store *st, event_row *ev, const account *caller)
 		goto cleanup;
 	if (ev->request < 0)
 		ev->request = 0;   /* stored as NULL, hashed as 0 */
-	/* The policy version in force when it happened (evidence). */
-	if (!ev->policy[0] && (rc = store_policy_in_force(st, ev->at, ev->policy)))
+	/* The policy version in force when it happened (evidence; never the
+	 * caller's word: verify checks it against the versions). */
+	if ((rc = store_policy_in_force(st, ev->at, ev->policy)))
 		goto cleanup;
-	if ((rc = store_head(st, &seq, ev->prev)))
+	if ((rc = store_head(st, &seq, ev->prev)) || (rc = store_chained_from(st, &from)))
 		goto cleanup;
 	ev->seq = seq + 1;
+	ev->policies[0] = '\0';
+	if (ev->seq > from && (rc = policy_head(st, ev->policies)))
+		goto cleanup;
 	ledger_pd_mac(ev, a.hkey, ev->pd_mac);
 	ledger_hash(ev, ev->hash);
 	if ((rc = store_event_insert(st, ev)))
@@ -181,7 +366,28 @@ typedef struct verify_ctx {
 	ledger_report *rep;
 	int64_t expect_seq;
 	char prev[SHA256_HEX];
+	chain_walk policies;          /* every version, with its chain value */
+	int64_t before;               /* versions published before the event */
+	int64_t chained_from;
 } verify_ctx;
+
+/* in_force - the version in force at at among the first n versions: the
+ * newest effective on or before at, as store_policy_in_force chooses. */
+static const char *in_force(const chain_walk *w, int64_t n, int64_t at)
+{
+	const policy_link *best = NULL, *l;
+	int64_t i;
+
+	for (i = 0; i < n; i++) {
+		l = &w->links[i];
+		if (l->effective > at)
+			continue;
+		if (!best || l->effective > best->effective ||
+		    (l->effective == best->effective && l->published >= best->published))
+			best = l;
+	}
+	return best ? best->version : "";
+}
 
 static int broken(ledger_report *rep, int64_t seq, const char *what)
 {
@@ -213,9 +419,22 @@ static int verify_event(const event_row *ev, void *arg)
 	} else if (personal || ev->account_id) {
 		return broken(v->rep, ev->seq, "personal fields present for an erased account");
 	}
-	ledger_hash(ev, want);
+	/* The versions published before it: their seq is the head they saw. */
+	while (v->before < v->policies.n && v->policies.links[v->before].seq < ev->seq)
+		v->before++;
+	if (strcmp(ev->policy, in_force(&v->policies, v->before, ev->at))) {
+		snprintf(v->rep->problem, sizeof(v->rep->problem), "it records policy version "
+			 "'%.32s' but '%.32s' was in force (a version's date changed, or one "
+			 "removed?)", ev->policy, in_force(&v->policies, v->before, ev->at));
+		v->rep->bad_seq = ev->seq;
+		return 1;
+	}
+	hash_event(ev, ev->seq > v->chained_from && v->before ?
+		   v->policies.links[v->before - 1].chain : "", want);
 	if (!digest_equal(want, ev->hash, SHA256_HEX))
-		return broken(v->rep, ev->seq, "content does not match its hash");
+		return broken(v->rep, ev->seq, v->before ? "content does not match its hash "
+			      "(or a policy version published before it was changed)" :
+			      "content does not match its hash");
 	memcpy(v->prev, ev->hash, SHA256_HEX);
 	v->expect_seq++;
 	return 0;
@@ -307,18 +526,30 @@ cleanup:
 
 int ledger_verify(store *st, ledger_report *out)
 {
-	verify_ctx v = { out, 1, "" };
+	verify_ctx v;
 	char head_hash[SHA256_HEX];
 	int64_t head_seq, acct;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = store_events_each(st, -1, verify_event, &v);
-	if (rc)
-		return rc;
+	memset(&v, 0, sizeof(v));
+	v.rep = out;
+	v.expect_seq = 1;
+	v.policies.st = st;
+	v.policies.keep = true;
+	if ((rc = store_policies_each(st, walk_version, &v.policies)) > 0) {
+		snprintf(out->problem, sizeof(out->problem), "%s", v.policies.problem);
+		goto cleanup;
+	}
+	if (rc || (rc = store_chained_from(st, &v.chained_from)))
+		goto cleanup;
+	out->policies = v.policies.n;
+	memcpy(out->policy_chain, v.policies.chain, SHA256_HEX);
+	if ((rc = store_events_each(st, -1, verify_event, &v)))
+		goto cleanup;
 	snprintf(out->head, sizeof(out->head), "%s", v.prev);
 	if ((rc = store_head(st, &head_seq, head_hash)))
-		return rc;
+		goto cleanup;
 	if (head_seq != v.expect_seq - 1 || strcmp(head_hash, v.prev)) {
 		out->bad_seq = head_seq > v.expect_seq - 1 ? v.expect_seq : head_seq;
 		snprintf(out->problem, sizeof(out->problem), "ledger ends at event %" PRId64
@@ -326,15 +557,20 @@ int ledger_verify(store *st, ledger_report *out)
 			 "the end?)", v.expect_seq - 1, head_seq);
 		if (out->bad_seq == 0)
 			out->bad_seq = 1;
-		return 1;
+		rc = 1;
+		goto cleanup;
 	}
 	if ((rc = store_erasure_mismatch(st, &acct)) < 0)
-		return rc;
+		goto cleanup;
 	if (rc > 0) {
 		snprintf(out->problem, sizeof(out->problem), "account #%" PRId64 " is erased "
 			 "without an erase event, or has one but still holds personal data "
 			 "or its key", acct);
-		return 1;
+		rc = 1;
+		goto cleanup;
 	}
-	return verify_states(st, out);
+	rc = verify_states(st, out);
+cleanup:
+	free(v.policies.links);
+	return rc;
 }

@@ -215,6 +215,21 @@ static const char *const migrations[] = {
 	"  domain TEXT PRIMARY KEY, until INTEGER NOT NULL, backoff INTEGER NOT NULL,"
 	"  response TEXT);"
 	"ALTER TABLE imap_state ADD COLUMN polled INTEGER;",   /* last good pass */
+	/* 5: policy versions bound into the ledger. Each version gets its place
+	 * n in publication order and the chain value over every version up to
+	 * it (ledger.c; NULL for versions published before, recomputed when
+	 * needed); events after chained_from (the head now) hash the chain of
+	 * the versions published before them. */
+	"DROP TRIGGER policy_immutable_u;"
+	"ALTER TABLE policy ADD COLUMN n INTEGER;"
+	"ALTER TABLE policy ADD COLUMN chain TEXT;"
+	"UPDATE policy SET n = (SELECT count(*) FROM policy q WHERE (q.seq, q.published,"
+	"  q.version) < (policy.seq, policy.published, policy.version));"
+	"CREATE TRIGGER policy_immutable_u BEFORE UPDATE ON policy"
+	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+	"CREATE UNIQUE INDEX policy_n ON policy(n);"
+	"ALTER TABLE ledger_head ADD COLUMN chained_from INTEGER;"
+	"UPDATE ledger_head SET chained_from = seq;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -241,7 +256,8 @@ enum stmt_id {
 	S_DOMAIN_HELD, S_DOMAIN_HOLD, S_DOMAIN_RELEASE,
 	S_POLICY_INSERT, S_POLICY_TEXT_INSERT, S_POLICY_AFFECTS_INSERT, S_POLICY_GET,
 	S_POLICY_TEXT, S_POLICY_LIST, S_POLICY_AFFECTS_EACH, S_POLICY_IN_FORCE,
-	S_POLICY_AFFECTING, S_GRANT_ASKED, S_REQUEST_SEQ,
+	S_POLICY_AFFECTING, S_GRANT_ASKED, S_REQUEST_SEQ, S_POLICY_ALL, S_POLICY_LAST,
+	S_POLICY_TEXTS, S_CHAINED_FROM,
 	S_CAMPAIGN_INSERT, S_CAMPAIGN_FIND, S_CAMPAIGN_GET, S_CAMPAIGN_PROGRESS,
 	S_CAMPAIGN_UNFINISHED, S_ACCOUNTS_AFTER, S_ACCOUNTS_COUNT, S_ACCOUNTS_BY_LANG,
 	S_ACCOUNTS_FAILING, S_CAMPAIGN_COUNTS, S_CAMPAIGN_MAIL_ALL, S_CAMPAIGN_MAIL_OPEN,
@@ -260,6 +276,7 @@ enum stmt_id {
 	"ifnull(i.purpose, ''), ifnull(i.from_addr, ''), ifnull(i.msg_id, ''), " \
 	"ifnull(i.subject, ''), ifnull(i.detail, ''), i.raw_sha256, ifnull(i.event, 0), i.size"
 #define REQUEST_COLS "id, acct, created, expires, purpose, token_hash, state"
+#define POLICY_COLS "version, effective, published, material, seq, ifnull(n, -1), ifnull(chain, '')"
 #define CAMPAIGN_COLS "id, kind, name, started, cursor, accounts, queued, requests, " \
 	"ifnull(finished, 0), updated, upto"
 #define DOMAIN_OF(x) "lower(substr(" x ", instr(" x ", '@') + 1))"
@@ -367,14 +384,18 @@ static const char *const stmt_sql[S_COUNT] = {
 		"  WHEN until >= ?2 - 2 * backoff THEN ?2 + min(backoff * 2, 3600) ELSE ?2 + 60 END,"
 		" response = ?3 RETURNING until",
 	[S_DOMAIN_RELEASE] = "DELETE FROM domain_hold WHERE domain = ?1",
-	[S_POLICY_INSERT] = "INSERT INTO policy (version, effective, published, material, seq)"
-		" VALUES (?1, ?2, ?3, ?4, ifnull((SELECT seq FROM ledger_head WHERE one = 1), 0))",
+	[S_POLICY_INSERT] = "INSERT INTO policy (version, effective, published, material, seq,"
+		" n, chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_POLICY_ALL] = "SELECT " POLICY_COLS " FROM policy ORDER BY n",
+	[S_POLICY_LAST] = "SELECT " POLICY_COLS " FROM policy ORDER BY n DESC LIMIT 1",
+	[S_POLICY_TEXTS] = "SELECT lang, summary, sha256 FROM policy_text WHERE version = ?1"
+		" ORDER BY lang",
+	[S_CHAINED_FROM] = "SELECT ifnull(chained_from, 0) FROM ledger_head WHERE one = 1",
 	[S_POLICY_TEXT_INSERT] = "INSERT INTO policy_text (version, lang, summary, sha256)"
 		" VALUES (?1, ?2, ?3, ?4)",
 	[S_POLICY_AFFECTS_INSERT] = "INSERT OR IGNORE INTO policy_affects (version, purpose)"
 		" VALUES (?1, ?2)",
-	[S_POLICY_GET] = "SELECT version, effective, published, material, seq FROM policy"
-		" WHERE version = ?1",
+	[S_POLICY_GET] = "SELECT " POLICY_COLS " FROM policy WHERE version = ?1",
 	[S_POLICY_TEXT] = "SELECT summary, sha256 FROM policy_text WHERE version = ?1"
 		" AND lang = ?2",
 	[S_POLICY_LIST] = "SELECT p.version, p.effective, p.published, p.material, p.seq,"
@@ -386,7 +407,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_POLICY_AFFECTS_EACH] = "SELECT purpose FROM policy_affects WHERE version = ?1"
 		" ORDER BY purpose",
 	[S_POLICY_IN_FORCE] = "SELECT version FROM policy WHERE effective <= ?1"
-		" ORDER BY effective DESC, published DESC LIMIT 1",
+		" ORDER BY effective DESC, published DESC, n DESC LIMIT 1",
 	[S_POLICY_AFFECTING] = "SELECT p.version, p.seq FROM policy_affects f"
 		" JOIN policy p ON p.version = f.version WHERE f.purpose = ?1"
 		" AND p.effective <= ?2 ORDER BY p.seq DESC LIMIT 1",
@@ -529,6 +550,16 @@ static int set_err(store *st, int rc, const char *fmt, ...)
 	vsnprintf(st->err, sizeof(st->err), fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int store_fail(store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+	return STORE_ERR;
 }
 
 /* db_fail - translate the connection's last error into a store code. */
@@ -2169,6 +2200,9 @@ int store_policy_insert(store *st, const policy_row *p)
 	sqlite3_bind_int64(s, 2, p->effective);
 	sqlite3_bind_int64(s, 3, p->published);
 	sqlite3_bind_int(s, 4, p->material);
+	sqlite3_bind_int64(s, 5, p->seq);
+	sqlite3_bind_int64(s, 6, p->n);
+	bind_text(s, 7, p->chain);
 	return insert_unique(st, s, "policy version");
 }
 
@@ -2197,7 +2231,8 @@ int store_policy_affects_insert(store *st, const char *version, const char *purp
 	return run(st, s, "policy purposes");
 }
 
-static void policy_from(sqlite3_stmt *s, policy_row *out)
+/* policy_from - a row of POLICY_COLS (with_place) or of S_POLICY_LIST. */
+static void policy_from(sqlite3_stmt *s, policy_row *out, bool with_place)
 {
 	memset(out, 0, sizeof(*out));
 	col_copy(s, 0, out->version, sizeof(out->version));
@@ -2205,6 +2240,77 @@ static void policy_from(sqlite3_stmt *s, policy_row *out)
 	out->published = sqlite3_column_int64(s, 2);
 	out->material = sqlite3_column_int(s, 3) != 0;
 	out->seq = sqlite3_column_int64(s, 4);
+	if (with_place) {
+		out->n = sqlite3_column_int64(s, 5);
+		col_copy(s, 6, out->chain, sizeof(out->chain));
+	}
+}
+
+int store_policies_each(store *st, int (*fn)(const policy_row *p, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_ALL);
+	policy_row p;
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		policy_from(s, &p, true);
+		if ((stop = fn(&p, arg)) != 0)
+			break;
+	}
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "policy versions");
+}
+
+int store_policy_last(store *st, policy_row *out)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_LAST);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	if ((rc = step_row(st, s, "policy")) == STORE_OK) {
+		policy_from(s, out, true);
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+int store_policy_texts_each(store *st, const char *version,
+			    int (*fn)(const char *lang, const char *summary, const char *sha256,
+				      void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_TEXTS);
+	int rc, stop = 0;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, version);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((stop = fn(col_str(s, 0), col_str(s, 1), col_str(s, 2), arg)) != 0)
+			break;
+	sqlite3_reset(s);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "policy summaries");
+}
+
+int store_chained_from(store *st, int64_t *out)
+{
+	sqlite3_stmt *s = stmt(st, S_CHAINED_FROM);
+	int rc;
+
+	*out = 0;
+	if (!s)
+		return STORE_ERR;
+	if ((rc = step_row(st, s, "ledger head")) == STORE_OK) {
+		*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 int store_policy_get(store *st, const char *version, policy_row *out)
@@ -2216,7 +2322,7 @@ int store_policy_get(store *st, const char *version, policy_row *out)
 		return STORE_ERR;
 	bind_text(s, 1, version);
 	if ((rc = step_row(st, s, "policy")) == STORE_OK) {
-		policy_from(s, out);
+		policy_from(s, out, true);
 		sqlite3_reset(s);
 	}
 	return rc;
@@ -2250,7 +2356,7 @@ int store_policy_list(store *st, store_policy_fn fn, void *arg)
 	if (!s)
 		return STORE_ERR;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		policy_from(s, &p);
+		policy_from(s, &p, false);
 		if ((stop = fn(&p, col_str(s, 5), col_str(s, 6), arg)) != 0)
 			break;
 	}

@@ -138,7 +138,7 @@ expect_rc 0 "a schema-1 database opens"
 expect_match "$OUT" "failed +request +log-linking +v1 .*schema 1.*request again" "the old queued mail is failed with an explanation"
 run ctl outbox list --state queued
 expect_no_match "$OUT" " v1 " "nothing of schema 1 left queued"
-expect_eq "$(sqlite3 "$SCRATCH/v1.db" "PRAGMA user_version")" "4" "upgraded to the current schema (4)"
+expect_eq "$(sqlite3 "$SCRATCH/v1.db" "PRAGMA user_version")" "5" "upgraded to the current schema (5)"
 expect_eq "$(sqlite3 "$SCRATCH/v1.db" "SELECT count(*) FROM outbox WHERE token IS NOT NULL")" "0" "the old plaintext token is dropped"
 run ctl account show v1
 expect_match "$OUT" "v1@example.org" "accounts survive the upgrade"

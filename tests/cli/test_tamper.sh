@@ -181,4 +181,52 @@ run ctl --json outbox list --state cancelled
 expect_match "$OUT" '"state": "cancelled"' "outbox list --json"
 run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE state = 'cancelled' AND token IS NOT NULL"
 expect_eq "$OUT" "0" "a cancelled mail keeps no token"
+
+# f) Policy versions are bound into the chain. g1's grant was asked for
+#    before P2 (in force, changes log-linking) was published, so it no
+#    longer counts. With the policy triggers dropped, taking the purpose out
+#    of P2 would make it count again (a false "granted"): verify names it;
+#    so it does a changed date or summary, a removed version, and a change
+#    to a version published after the last event.
+cp "$SCRATCH/pristine.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+printf 'Neue Regeln.\n' > "$SCRATCH/sum.txt"
+ctl policy publish P1 --effective 2020-01-01 --summary de="$SCRATCH/sum.txt" >/dev/null
+ctl account add g1 g1@example.org >/dev/null
+ctl request g1 log-linking >/dev/null
+"$LEDGER_GRANT" "$CONF" g1 log-linking
+ctl policy publish P2 --material --affects log-linking --effective 2020-01-02 --summary de="$SCRATCH/sum.txt" >/dev/null
+ctl account add g2 g2@example.org >/dev/null
+ctl request g2 log-linking >/dev/null   # an event after P2
+ctl policy publish P3 --effective 2030-01-01 --summary de="$SCRATCH/sum.txt" >/dev/null
+run ctl check g1 log-linking
+expect_rc 1 "g1's grant asked for before P2 does not count"
+run ctl ledger verify
+expect_rc 0 "verify with three policy versions"
+expect_match "$OUT" "policy versions intact: 3, chain [0-9a-f]{64}" "verify reports the policy chain"
+run ctl --json ledger verify
+expect_match "$OUT" '"policy_versions": 3' "verify --json: policy versions"
+cp "$DB" "$SCRATCH/policy.db"
+POLICY_TRIGGERS="DROP TRIGGER policy_immutable_u; DROP TRIGGER policy_immutable_d; DROP TRIGGER policy_text_immutable_u; DROP TRIGGER policy_text_immutable_d; DROP TRIGGER policy_affects_immutable_u; DROP TRIGGER policy_affects_immutable_d;"
+ptamper() {  # ptamper WANT SQL
+	cp "$SCRATCH/policy.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+	sqlite3 "$DB" "$POLICY_TRIGGERS $2"
+	run ctl ledger verify
+	expect_rc 1 "verify after: $2"
+	expect_match "$OUT" "$1" "report after: $2"
+}
+cp "$SCRATCH/policy.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+sqlite3 "$DB" "$POLICY_TRIGGERS DELETE FROM policy_affects WHERE version = 'P2'"
+run ctl check g1 log-linking
+expect_rc 0 "with P2's purpose removed the stale grant counts again (what the attack is for)"
+ptamper "BROKEN: policy version P2 was changed after publication" "DELETE FROM policy_affects WHERE version = 'P2'"
+ptamper "BROKEN: policy version P2 was changed after publication" "UPDATE policy SET effective = effective + 86400 WHERE version = 'P2'"
+ptamper "BROKEN: policy version P1: the de summary does not match its SHA-256" "UPDATE policy_text SET summary = 'Anders.' WHERE version = 'P1'"
+sha=$(printf 'Anders.' | sha256sum | cut -c1-64)
+ptamper "BROKEN: policy version P1 was changed after publication" "UPDATE policy_text SET summary = 'Anders.', sha256 = '$sha' WHERE version = 'P1'"
+ptamper "BROKEN: policy version P3 was changed after publication" "UPDATE policy SET effective = 0 WHERE version = 'P3'"
+ptamper "BROKEN: policy version P2 is in place 1 but 0 versions come before it" "DELETE FROM policy_text WHERE version = 'P1'; DELETE FROM policy WHERE version = 'P1'"
+# The kept chain value cleared too: the events after P2 give it away.
+ptamper "BROKEN at event [0-9]+: content does not match its hash \(or a policy version published before it was changed\)" "UPDATE policy SET chain = NULL; DELETE FROM policy_affects WHERE version = 'P2'"
+# P2 and P3 gone: the event after P2 names the version that was in force.
+ptamper "BROKEN at event [0-9]+: it records policy version 'P2' but 'P1' was in force" "DELETE FROM policy_text WHERE version IN ('P2', 'P3'); DELETE FROM policy_affects WHERE version = 'P2'; DELETE FROM policy WHERE version IN ('P2', 'P3')"
 finish

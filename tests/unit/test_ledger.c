@@ -337,7 +337,6 @@ static int append(fixture *f, const account *a, const char *purpose, const char 
 	snprintf(ev.purpose, sizeof(ev.purpose), "%s", purpose);
 	snprintf(ev.kind, sizeof(ev.kind), "%s", kind);
 	snprintf(ev.channel, sizeof(ev.channel), "%s", channel);
-	snprintf(ev.policy, sizeof(ev.policy), "1.1");
 	ev.address = a->email;
 	ev.sender = sender;
 	ev.msg_id = msg_id;
@@ -712,7 +711,7 @@ static const struct tamper_case tamper_cases[] = {
 	{ "channel changed", "UPDATE event SET channel = 'imap' WHERE seq = 1", 1,
 	  { "does not match its hash" } },
 	{ "policy changed", "UPDATE event SET policy = '1.0' WHERE seq = 5", 5,
-	  { "does not match its hash" } },
+	  { "records policy version '1.0' but '' was in force" } },
 	{ "evidence hash changed", "UPDATE event SET raw_sha256 = 'ff' WHERE seq = 2", 2,
 	  { "does not match its hash" } },
 	{ "event moved to another account",

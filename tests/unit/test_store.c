@@ -368,10 +368,10 @@ static void test_newer_schema_wal_refused(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	db = sql_open(f->db);
-	sql_exec(db, "PRAGMA user_version = 5");
+	sql_exec(db, "PRAGMA user_version = 6");
 	sqlite3_close(db);   /* last connection: checkpointed into the main file */
-	_Static_assert(STORE_SCHEMA_VERSION == 4, "the newer version above is this + 1");
-	refused_untouched(f, "schema version 5 is newer");
+	_Static_assert(STORE_SCHEMA_VERSION == 5, "the newer version above is this + 1");
+	refused_untouched(f, "schema version 6 is newer");
 }
 
 static void test_newer_schema_refused(void **state)
@@ -1431,7 +1431,7 @@ static void test_notice_once(void **state)
 {
 	fixture *f = *state;
 	campaign_row dup;
-	policy_row p = { "2.0", 2000, 1000, 0, true };
+	policy_row p = { .version = "2.0", .effective = 2000, .published = 1000, .material = true };
 	int64_t c;
 
 	open_new(f);
@@ -1461,7 +1461,7 @@ static void test_notice_once(void **state)
 static void test_policy_immutable(void **state)
 {
 	fixture *f = *state;
-	policy_row p = { "1.1", 100, 50, 0, false }, got;
+	policy_row p = { .version = "1.1", .effective = 100, .published = 50 }, got;
 	char in_force[POLICY_VERSION_MAX + 1];
 	char *text = NULL, sha[SHA256_HEX];
 	sqlite3 *db;
@@ -1524,7 +1524,7 @@ static void test_bulk_claim(void **state)
 	store_quota q;
 	quota_box box;
 	outbox_item it[8];
-	policy_row p = { "2.0", 2000, 1000, 0, true };
+	policy_row p = { .version = "2.0", .effective = 2000, .published = 1000, .material = true };
 	char id[8], addr[64];
 	int64_t c, until = 0, due;
 	int i, n;
