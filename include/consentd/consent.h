@@ -79,10 +79,19 @@ int consent_tx_request(store *st, const config *cfg, const template_set *ts,
 typedef struct consent_ask {
 	bool resend, reask;
 	int64_t campaign;
+	const char *why;          /* why the request it replaces was not sent (NULL:
+				   * "a newer request replaced it") */
 } consent_ask;
 int consent_tx_ask(store *st, const config *cfg, const template_set *ts,
 		   const account *a, const config_purpose *pu, const consent_ask *ask,
 		   consent_request_info *out, char *err, size_t errlen);
+
+/* consent_tx_address_changed - after the primary address of a (loaded with
+ * it) changed: each open request whose mail had not gone out yet is asked
+ * again at the new address (fresh token; the old mail is cancelled, never
+ * sent to the old address). *asked_out: how many. */
+int consent_tx_address_changed(store *st, const config *cfg, const template_set *ts,
+			       const account *a, int *asked_out, char *err, size_t errlen);
 
 /* consent_tx_withdraw - withdraw (granted -> revoked, pending -> declined)
  * with evidence's channel, sender, msg_id, raw_sha256 and reason; queues

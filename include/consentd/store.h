@@ -235,8 +235,13 @@ int store_outbox_notice(store *st, int64_t campaign, int64_t acct, const char *k
 int store_outbox_delete_account(store *st, int64_t acct);
 
 /* store_outbox_cancel_request - a queued or deferred mail of a request that
- * is no longer open is cancelled and loses its plaintext token. */
-int store_outbox_cancel_request(store *st, int64_t request);
+ * is no longer open is cancelled and loses its plaintext token; why (shown
+ * in outbox list) says what happened. */
+int store_outbox_cancel_request(store *st, int64_t request, const char *why);
+
+/* store_request_unsent - whether the request mail of request is still
+ * waiting (queued or deferred): the person has not been shown it. */
+int store_request_unsent(store *st, int64_t request, bool *out);
 
 /* A claimed row; the strings are malloc'd (outbox_item_clear frees them). */
 typedef struct outbox_item {

@@ -232,16 +232,21 @@ static int cmd_account_show(ctl *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* account set-email: a request mail still waiting for the old address is
+ * never sent there; the request is asked again at the new one. */
 static int cmd_account_set_email(ctl *c, int argc, char **argv)
 {
 	const char *pos[2], *why;
+	char old[ADDR_MAX + 1], err[512] = "";
 	account a;
-	int rc;
+	int rc, asked = 0;
 
 	if ((rc = parse(c, argc, argv, pos, 2, 2, NULL)))
 		return rc;
 	if ((why = addr_check(pos[1], strlen(pos[1]))))
 		return ctl_error(c, EXIT_ERR, "%s", why);
+	if (!templates(c))
+		return EXIT_ERR;
 	if ((rc = store_begin(c->st)))
 		return store_error(c, rc, NULL);
 	rc = store_account_get(c->st, pos[0], &a);
@@ -250,16 +255,26 @@ static int cmd_account_set_email(ctl *c, int argc, char **argv)
 		store_rollback(c->st);
 		return ctl_error(c, EXIT_ERR, "no account '%s'", pos[0]);
 	}
+	snprintf(old, sizeof(old), "%s", rc ? "" : a.email);
 	if (rc || (rc = store_account_set_email(c->st, a.key, pos[1])) ||
+	    (rc = store_account_get(c->st, pos[0], &a)) ||
+	    (rc = consent_tx_address_changed(c->st, c->cfg, c->ts, &a, &asked, err,
+					      sizeof(err))) ||
 	    (rc = store_commit(c->st))) {
+		digest_wipe(a.hkey, sizeof(a.hkey));
 		store_rollback(c->st);
-		return store_error(c, rc, NULL);
+		return store_error(c, rc, err[0] ? err : NULL);
 	}
+	digest_wipe(a.hkey, sizeof(a.hkey));
 	if (c->json)
-		json_out(json_pack("{s:s, s:s, s:s}", "account", pos[0], "old_email", a.email,
-				   "email", pos[1]));
+		json_out(json_pack("{s:s, s:s, s:s, s:i}", "account", pos[0], "old_email", old,
+				   "email", pos[1], "asked_again", asked));
+	else if (asked)
+		printf("account %s: email %s -> %s; %d request%s not yet sent to the old "
+		       "address asked again at the new one\n", pos[0], old, pos[1], asked,
+		       asked == 1 ? "" : "s");
 	else
-		printf("account %s: email %s -> %s\n", pos[0], a.email, pos[1]);
+		printf("account %s: email %s -> %s\n", pos[0], old, pos[1]);
 	return EXIT_OK;
 }
 

@@ -365,7 +365,7 @@ static int add_affected(const char *purpose, void *arg)
 static int ask(queue_ctx *q, const account *a, const config_purpose *pu, bool resend,
 	       bool reask)
 {
-	consent_ask opts = { resend, reask, q->c->id };
+	consent_ask opts = { .resend = resend, .reask = reask, .campaign = q->c->id };
 	consent_request_info info;
 	int rc = consent_tx_ask(q->st, q->cfg, q->ts, a, pu, &opts, &info, q->err, q->errlen);
 

@@ -47,7 +47,8 @@ static int expire_batch(store *st, int64_t acct, int64_t now, int *n_out, bool *
 		return rc;
 	for (i = 0; i < n; i++) {
 		if ((rc = store_request_set_state(st, due[i].id, "expired")) ||
-		    (rc = store_outbox_cancel_request(st, due[i].id)))
+		    (rc = store_outbox_cancel_request(st, due[i].id, "not sent: the request "
+						      "expired")))
 			return rc;
 		if ((rc = store_account_get_key(st, due[i].acct, &a)))
 			return rc;
@@ -219,7 +220,7 @@ int consent_tx_request(store *st, const config *cfg, const template_set *ts,
 		       const account *a, const config_purpose *pu, bool resend,
 		       consent_request_info *out, char *err, size_t errlen)
 {
-	consent_ask ask = { resend, false, 0 };
+	consent_ask ask = { .resend = resend };
 
 	return consent_tx_ask(st, cfg, ts, a, pu, &ask, out, err, errlen);
 }
@@ -259,7 +260,8 @@ int consent_tx_ask(store *st, const config *cfg, const template_set *ts,
 		/* One open request per (account, purpose): the old token stops working. */
 		rc = store_request_open(st, a->key, pu->name, &old);
 		if (rc == STORE_OK && !(rc = store_request_set_state(st, old.id, "superseded")))
-			rc = store_outbox_cancel_request(st, old.id);
+			rc = store_outbox_cancel_request(st, old.id, ask->why ? ask->why :
+							 "not sent: a newer request replaced it");
 		if (rc != STORE_OK && rc != STORE_NOTFOUND)
 			goto cleanup;
 	}
@@ -293,6 +295,33 @@ cleanup:
 	digest_wipe(token, sizeof(token));
 	outmail_clear(&mail);
 	return rc;
+}
+
+int consent_tx_address_changed(store *st, const config *cfg, const template_set *ts,
+			       const account *a, int *asked_out, char *err, size_t errlen)
+{
+	consent_ask ask = { .resend = true, .why = "not sent: the account's primary address "
+			    "changed; asked again at the new address" };
+	consent_request_info info;
+	request_row req;
+	bool unsent;
+	int i, rc;
+
+	*asked_out = 0;
+	for (i = 0; i < cfg->npurposes; i++) {
+		rc = store_request_open(st, a->key, cfg->purpose[i].name, &req);
+		if (rc == STORE_NOTFOUND)
+			continue;
+		if (rc || (rc = store_request_unsent(st, req.id, &unsent)))
+			return rc;
+		if (!unsent)
+			continue;   /* shown at the old address: staff decide */
+		if ((rc = consent_tx_ask(st, cfg, ts, a, &cfg->purpose[i], &ask, &info, err,
+					 errlen)))
+			return rc;
+		(*asked_out)++;
+	}
+	return STORE_OK;
 }
 
 int consent_request(store *st, const config *cfg, const template_set *ts, const char *id,
@@ -353,7 +382,8 @@ int consent_tx_withdraw(store *st, const config *cfg, const template_set *ts,
 	if (rc)
 		return rc;
 	if (ev.request && ((rc = store_request_set_state(st, ev.request, "answered")) ||
-			   (rc = store_outbox_cancel_request(st, ev.request))))
+			   (rc = store_outbox_cancel_request(st, ev.request, "not sent: "
+							     "withdrawn before it went out"))))
 		return rc;
 	return consent_tx_receipt(st, cfg, ts, a, pu, !strcmp(prev_state_out, STATE_GRANTED)
 				  ? TPL_RECEIPT_REVOKED : TPL_RECEIPT_DECLINED, ev.at, err,

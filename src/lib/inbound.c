@@ -371,7 +371,8 @@ static int answer(judge *j, const account *a, const config_purpose *pu,
 		return rc;
 	j->row.event = ev.seq;
 	if ((rc = store_request_set_state(j->st, req->id, "answered")) ||
-	    (rc = store_outbox_cancel_request(j->st, req->id)))
+	    (rc = store_outbox_cancel_request(j->st, req->id, "not sent: answered before it "
+					      "went out")))
 		return rc;
 	set_outcome(j, yes ? STATE_GRANTED : STATE_DECLINED, "answer", "%s answered %s to %s",
 		    a->email, yes ? "yes" : "no", pu->name);

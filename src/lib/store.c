@@ -257,7 +257,7 @@ enum stmt_id {
 	S_POLICY_INSERT, S_POLICY_TEXT_INSERT, S_POLICY_AFFECTS_INSERT, S_POLICY_GET,
 	S_POLICY_TEXT, S_POLICY_LIST, S_POLICY_AFFECTS_EACH, S_POLICY_IN_FORCE,
 	S_POLICY_AFFECTING, S_GRANT_ASKED, S_REQUEST_SEQ, S_POLICY_ALL, S_POLICY_LAST,
-	S_POLICY_TEXTS, S_CHAINED_FROM,
+	S_POLICY_TEXTS, S_CHAINED_FROM, S_REQUEST_UNSENT,
 	S_CAMPAIGN_INSERT, S_CAMPAIGN_FIND, S_CAMPAIGN_GET, S_CAMPAIGN_PROGRESS,
 	S_CAMPAIGN_UNFINISHED, S_ACCOUNTS_AFTER, S_ACCOUNTS_COUNT, S_ACCOUNTS_BY_LANG,
 	S_ACCOUNTS_FAILING, S_CAMPAIGN_COUNTS, S_CAMPAIGN_MAIL_ALL, S_CAMPAIGN_MAIL_OPEN,
@@ -351,8 +351,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_REQUESTS_DUE_ACCT] = "SELECT " REQUEST_COLS " FROM request WHERE state = 'open'"
 		" AND expires <= ?1 AND acct = ?3 ORDER BY expires, id LIMIT ?2",
 	[S_REQUESTS_CLOSE_ACCT] = "UPDATE request SET state = ?2 WHERE acct = ?1 AND state = 'open'",
-	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL"
-		" WHERE request = ?1 AND state IN ('queued', 'deferred')",
+	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL,"
+		" last_response = ?2 WHERE request = ?1 AND state IN ('queued', 'deferred')",
+	[S_REQUEST_UNSENT] = "SELECT count(*) FROM outbox WHERE request = ?1 AND kind = 'request'"
+		" AND state IN ('queued', 'deferred')",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
 		" created, sender, rcpt, sha256, next_attempt, campaign, domain)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?6, nullif(?10, 0), "
@@ -1900,9 +1902,31 @@ int store_outbox_list(store *st, const char *state, store_outbox_fn fn, void *ar
 	return STORE_OK;
 }
 
-int store_outbox_cancel_request(store *st, int64_t request)
+int store_outbox_cancel_request(store *st, int64_t request, const char *why)
 {
-	return run_id(st, S_OUTBOX_CANCEL_REQ, request, "cancel queued mail");
+	sqlite3_stmt *s = stmt(st, S_OUTBOX_CANCEL_REQ);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, request);
+	bind_text(s, 2, why);
+	return run(st, s, "cancel queued mail");
+}
+
+int store_request_unsent(store *st, int64_t request, bool *out)
+{
+	sqlite3_stmt *s = stmt(st, S_REQUEST_UNSENT);
+	int rc;
+
+	*out = false;
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, request);
+	if ((rc = step_row(st, s, "request mail")) == STORE_OK) {
+		*out = sqlite3_column_int64(s, 0) > 0;
+		sqlite3_reset(s);
+	}
+	return rc;
 }
 
 int store_outbox_insert(store *st, const outbox_new *row, int64_t *id_out)

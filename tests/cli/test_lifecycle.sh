@@ -167,6 +167,27 @@ expect_match "$OUT" "dora.neu@example.org" "new email shown"
 run ctl account set-email u4 "bad@@example.org"
 expect_rc 2 "set-email with a bad address"
 
+# A request mail still waiting for the old address is never sent there: the
+# request is asked again at the new address (fresh token, the old one dead);
+# one already sent to the old address is left to staff.
+ctl account add u7 old7@example.org >/dev/null
+ctl request u7 log-linking >/dev/null
+old_token=$(sqlite3 "$DB" "SELECT o.token FROM outbox o JOIN account a ON a.key = o.acct WHERE a.id = 'u7' AND o.kind = 'request'")
+run ctl account set-email u7 new7@example.org
+expect_rc 0 "set-email with a request waiting"
+expect_match "$OUT" "1 request not yet sent to the old address asked again at the new one" "set-email says it asked again"
+expect_eq "$(sqlite3 "$DB" "SELECT group_concat(o.state || ' ' || o.rcpt, ', ') FROM (SELECT * FROM outbox ORDER BY id) o JOIN account a ON a.key = o.acct WHERE a.id = 'u7' AND o.kind = 'request'")" \
+	"cancelled old7@example.org, queued new7@example.org" "the old mail cancelled, a new one queued for the new address"
+expect_match "$(ctl outbox list --state cancelled)" "old7@example.org .*primary address changed; asked again at the new address" "the cancelled mail says why"
+expect_eq "$(sqlite3 "$DB" "SELECT group_concat(state, ' ') FROM (SELECT r.state FROM request r JOIN account a ON a.key = r.acct WHERE a.id = 'u7' ORDER BY r.id)")" "superseded open" "the old request superseded"
+new_token=$(sqlite3 "$DB" "SELECT o.token FROM outbox o JOIN account a ON a.key = o.acct WHERE a.id = 'u7' AND o.kind = 'request' AND o.state = 'queued'")
+[ -n "$new_token" ] && [ "$new_token" != "$old_token" ] || fail "a fresh token for the new address"
+run ctl status u7 log-linking
+expect_eq "$OUT" "pending" "still pending"
+sqlite3 "$DB" "UPDATE outbox SET state = 'sent', token = NULL WHERE rcpt = 'new7@example.org'"
+run ctl --json account set-email u7 third7@example.org
+expect_match "$OUT" '"asked_again": 0' "a request already sent is not asked again"
+
 run ctl ledger verify
 expect_rc 0 "ledger verify"
 expect_match "$OUT" "^ledger intact: [0-9]+ events, head [0-9]+:[0-9a-f]{64}$" "verify output"

@@ -190,6 +190,7 @@ make_due
 run daemon_once
 expect_eq "$(grep -l 'c1@example.test' "$DUMP"/* 2>/dev/null | wc -l)" "1" "only the new request reaches c1, not the superseded one"
 expect_eq "$(grep -l 'c2@example.test' "$DUMP"/* 2>/dev/null | wc -l)" "0" "nothing goes to c2's old address"
+expect_eq "$(grep -l 'c2.new@example.test' "$DUMP"/* 2>/dev/null | wc -l)" "1" "c2 is asked again at the new address"
 expect_match "$(ctl outbox list --state cancelled)" "c2@example.test .*primary address changed" "the old-address mail is cancelled, with the reason"
 expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM outbox JOIN outbox_mail USING (id) WHERE state IN ('cancelled', 'failed', 'sent') AND kind = 'request' AND (token IS NOT NULL OR instr(message, 'consent+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@') = 0)")" "0" "cancelled and failed requests keep no usable token"
 

@@ -1205,12 +1205,12 @@ static void test_outbox_list(void **state)
 	result(f, m1, "deferred", "451 later", t0 + 60, 0, NULL);
 	/* A deferred mail of a closed request is cancelled too: it must not go
 	 * out later with a dead token. */
-	assert_int_equal(store_outbox_cancel_request(f->st, req.id), STORE_OK);
+	assert_int_equal(store_outbox_cancel_request(f->st, req.id, "answered"), STORE_OK);
 
 	memset(&l, 0, sizeof(l));
 	assert_int_equal(store_outbox_list(f->st, NULL, collect_listing, &l), STORE_OK);
 	assert_int_equal(l.n, 3);
-	snprintf(want, sizeof(want), "%lld request cancelled log-linking a a@example.org 1 451 later",
+	snprintf(want, sizeof(want), "%lld request cancelled log-linking a a@example.org 1 answered",
 		 (long long)m1);
 	assert_string_equal(l.text[0], want);
 	snprintf(want, sizeof(want), "%lld receipt-granted queued  a a@example.org 0 ",
@@ -1266,8 +1266,9 @@ static void test_outbox_cancel_request(void **state)
 		   "a@example.org", "other\r\n");
 	m4 = queue(f, "receipt-granted", a.key, 0, NULL, "a@example.org", "four\r\n");
 
-	assert_int_equal(store_outbox_cancel_request(f->st, req.id), STORE_OK);
+	assert_int_equal(store_outbox_cancel_request(f->st, req.id, "expired"), STORE_OK);
 	assert_string_equal(outbox_col(db, m2, "state"), "cancelled");
+	assert_string_equal(outbox_col(db, m2, "last_response"), "expired");
 	assert_string_equal(outbox_col(db, m2, "token"), "(null)");
 	assert_string_equal(outbox_col(db, m1, "state"), "sending");
 	assert_string_equal(outbox_col(db, m3, "state"), "queued");
