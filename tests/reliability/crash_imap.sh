@@ -23,7 +23,8 @@
 #                 queued; a message read again after a kill must be
 #                 recorded as "ignored duplicate" (their number is shown);
 #   Dovecot       INBOX empty, consent/processed + consent/review hold
-#                 every reply exactly once;
+#                 every reply (second copies, left by a MOVE the server
+#                 did in part before it died, are counted and shown);
 #   consentctl ledger verify.
 #
 # Env: RELIABILITY_IMAP_WAVE (4000 replies per wave, at most 5 waves),
@@ -44,7 +45,8 @@ DAEMONPID=
 cleanup() {
 	[ -z "$DAEMONPID" ] || { kill -9 "$DAEMONPID" 2>/dev/null; wait "$DAEMONPID" 2>/dev/null; }
 	bash "$STACK" down "$BASE" >/dev/null 2>&1
-	rm -rf "$BASE"
+	if [ "$RESULT_FAILS" = 0 ] && [ "$FAILS" = 0 ] && [ -z "${RELIABILITY_KEEP:-}" ]; then rm -rf "$BASE"
+	else echo "mail stack's files (logs, Maildirs) kept in $BASE"; fi
 }
 trap cleanup EXIT
 imap_setup

@@ -91,7 +91,7 @@ wave() {
 
 imap_evidence() {
 	local N lost unrecorded multi dupes dup_outcome answers2 answers want_answers receipts2 nudges2
-	local in_inbox filed filed_ids kinds verify_rc
+	local in_inbox filed missing copies2 kinds verify_rc
 	N=$(wc -l <"$SCRATCH/expect")
 	sq -separator ' ' "SELECT i.msg_id, a.id, c.state FROM inbox i JOIN account a ON a.key = i.acct
 		LEFT JOIN consent c ON c.acct = a.key AND c.purpose = 'log-linking'
@@ -109,11 +109,17 @@ imap_evidence() {
 	nudges2=$(sq "SELECT count(*) FROM (SELECT acct FROM outbox WHERE kind NOT LIKE 'receipt%' AND kind <> 'request' GROUP BY acct, kind HAVING count(*) > 1)")
 	in_inbox=$(count INBOX)
 	filed=$(($(count consent.processed) + $(count consent.review)))
-	# Dovecot's copies by Message-ID: each reply filed exactly once.
-	filed_ids=$({
+	# Dovecot's copies by Message-ID in processed/review: every reply there
+	# at least once; a second copy comes from a MOVE the server had carried
+	# out in part when it died (copied, not yet expunged from the INBOX):
+	# consentd reads such a message again, records it as a duplicate and
+	# moves it again. Shown, not a goal: the store's figures are.
+	{
 		"${DOVEADM[@]}" fetch -u consent@example.test hdr.message-id mailbox consent.processed all
 		"${DOVEADM[@]}" fetch -u consent@example.test hdr.message-id mailbox consent.review all
-	} 2>/dev/null | grep -io '<reply\.w[^>]*>' | sort | uniq -c | awk '$1 == 1' | wc -l)
+	} 2>/dev/null | grep -io '<reply\.w[^>]*>' | tr -d '<>' | sort | uniq -c >"$SCRATCH/filed"
+	missing=$(comm -23 <(cut -d' ' -f1 "$SCRATCH/expect" | sort -u) <(awk '{ print $2 }' "$SCRATCH/filed" | sort -u) | wc -l)
+	copies2=$(awk '$1 > 1' "$SCRATCH/filed" | wc -l)
 	kinds=$(sq "SELECT group_concat(kind || ':' || n, ' ') FROM (SELECT kind, count(*) n FROM outbox GROUP BY kind)")
 	echo "replies: $N; inbox rows not marked duplicate: $(wc -l <"$SCRATCH/got"); re-reads recorded as duplicate: $dupes;" \
 		"answer events $answers (want $want_answers); outbox: $kinds; Dovecot: INBOX $in_inbox, filed $filed"
@@ -127,6 +133,7 @@ imap_evidence() {
 	result_eq "$A" "answer events in the ledger" "$answers" "$want_answers"
 	result_eq "$A" "accounts with 2+ receipts or 'please answer' mails" "$((receipts2 + nudges2))" 0
 	result_eq "$A" "left in the Dovecot INBOX" "$in_inbox" 0
-	result_eq "$A" "replies filed exactly once in Dovecot's folders" "$filed_ids" "$N"
+	result_eq "$A" "replies missing from Dovecot's processed/review" "$missing" 0
+	result "$A" "replies with 2+ copies there (server's MOVE cut off)" "$copies2" "- (shown)" ok
 	result_eq "$A" "ledger verify exit" "$verify_rc" 0
 }

@@ -55,7 +55,8 @@ cleanup() {
 	[ -z "$HOLDER" ] || { kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; }
 	bash "$STACK" down "$BASE" >/dev/null 2>&1
 	mountpoint -q "$FS" && umount "$FS"
-	rm -rf "$BASE"
+	if [ "$RESULT_FAILS" = 0 ] && [ "$FAILS" = 0 ] && [ -z "${RELIABILITY_KEEP:-}" ]; then rm -rf "$BASE"
+	else echo "mail stack's files (logs, queue, wrapper log) kept in $BASE"; fi
 }
 trap cleanup EXIT
 
