@@ -106,6 +106,8 @@ for p in $PARTS; do
 		echo "RESULT|$p|exit status|$rc|0|FAIL" >>"$LOGS/$p.results"
 	fi
 	cat "$LOGS/$p.results" >>"$RESULTS"
+	n=$(wc -l <"$LOGS/$p.results")
+	nfail=$(grep -c '|FAIL$' "$LOGS/$p.results")
 	TIMES+=("$p|$secs s|$rc|$((n - nfail)) ok, $nfail FAIL")
 done
 T_ALL=$((SECONDS - T_ALL))
