@@ -35,6 +35,9 @@ done
 [ "$(id -u)" = 0 ] || { echo "$(basename "$0"): must run as root (Postfix, Dovecot, mounts)" >&2; exit 2; }
 
 RELI_NAME=$(basename "$0" .sh)
+# SIGTERM (run.sh's time limit) or ^C: leave through the EXIT trap of the
+# script, which stops what it started (daemon, mail stack, mounts).
+trap 'echo "$RELI_NAME: terminated"; exit 143' TERM INT
 SCRATCH=${RELIABILITY_TMP:-/tmp}/csrel-$RELI_NAME
 # shellcheck source=../cli/lib.sh
 . "$TESTS_DIR/cli/lib.sh"

@@ -32,6 +32,9 @@
 #                          printing it at the end
 #   RELIABILITY_LOGS=DIR   where each part's whole output is kept (default
 #                          BUILD_DIR/reliability/<date-time>)
+#   RELIABILITY_PART_TIMEOUT=S  a crash/fault part still running after S
+#                          seconds (default 900) is stopped (SIGTERM: it
+#                          cleans up) and fails with exit status 124
 # Each part's own knobs (RELIABILITY_KILLS, RELIABILITY_BROADCAST_N, FUZZ_*,
 # VALGRIND_*, ...) are described at the top of its script.
 set -uo pipefail
@@ -93,7 +96,10 @@ for p in $PARTS; do
 	echo
 	echo "== $p ($(date -u +%H:%M:%S))"
 	t0=$SECONDS
-	bash "$script" 2>&1 | tee "$LOGS/$p.log"
+	case " $CRASH_PARTS " in
+	*" $p "*) timeout -k 30 "${RELIABILITY_PART_TIMEOUT:-900}" bash "$script" 2>&1 | tee "$LOGS/$p.log" ;;
+	*) bash "$script" 2>&1 | tee "$LOGS/$p.log" ;;
+	esac
 	rc=${PIPESTATUS[0]}
 	secs=$((SECONDS - t0))
 	grep -a '^RESULT|' "$LOGS/$p.log" >"$LOGS/$p.results"
