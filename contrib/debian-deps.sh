@@ -7,7 +7,7 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	libsqlite3-dev uuid-dev libinih-dev libjansson-dev libssl-dev
 	libesmtp-dev libetpan-dev libxml2-dev libcmocka-dev
-	sqlite3 faketime time clang man-db
+	sqlite3 faketime time clang man-db jq valgrind
 	postfix dovecot-imapd dovecot-lmtpd swaks
 )
 
