@@ -87,9 +87,10 @@ int consent_tx_ask(store *st, const config *cfg, const template_set *ts,
 		   consent_request_info *out, char *err, size_t errlen);
 
 /* consent_tx_address_changed - after the primary address of a (loaded with
- * it) changed: each open request whose mail had not gone out yet is asked
- * again at the new address (fresh token; the old mail is cancelled, never
- * sent to the old address). *asked_out: how many. */
+ * it) changed: each open request whose mail was never delivered (waiting,
+ * in flight, refused by the old address) is asked again at the new address
+ * (fresh token; mail still waiting is cancelled, never sent to the old
+ * address). *asked_out: how many. */
 int consent_tx_address_changed(store *st, const config *cfg, const template_set *ts,
 			       const account *a, int *asked_out, char *err, size_t errlen);
 

@@ -72,6 +72,11 @@ typedef struct ledger_report {
  * place p->n, the ledger head p->seq and its chain value p->chain. */
 int ledger_policy_seal(store *st, policy_row *p);
 
+/* ledger_policy_chain_at - the chain value over the first n versions, as
+ * recomputed (STORE_NOTFOUND when fewer are published): what an anchor
+ * "Pn:HASH" printed by ledger verify is checked against. */
+int ledger_policy_chain_at(store *st, int64_t n, char out[SHA256_HEX]);
+
 /* ledger_verify - check the whole chain, the personal-data MACs of accounts
  * not erased, the head record, the policy versions (their chain, and the
  * version each event says was in force) and the consent cache. Returns 0 when intact,

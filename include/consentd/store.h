@@ -239,8 +239,9 @@ int store_outbox_delete_account(store *st, int64_t acct);
  * in outbox list) says what happened. */
 int store_outbox_cancel_request(store *st, int64_t request, const char *why);
 
-/* store_request_unsent - whether the request mail of request is still
- * waiting (queued or deferred): the person has not been shown it. */
+/* store_request_unsent - whether no request mail of request was delivered
+ * (queued, deferred, in flight, failed or cancelled): the person may not
+ * have been shown it. */
 int store_request_unsent(store *st, int64_t request, bool *out);
 
 /* A claimed row; the strings are malloc'd (outbox_item_clear frees them). */
@@ -433,6 +434,18 @@ int store_policy_last(store *st, policy_row *out);
 int store_policy_texts_each(store *st, const char *version,
 			    int (*fn)(const char *lang, const char *summary, const char *sha256,
 				      void *arg), void *arg);
+
+/* store_policy_head - what the head record says of the policy versions:
+ * how many (-1: not recorded), the chain value of the last ("" if not
+ * recorded), and how many were published before schema 5 (their chain
+ * value may be missing). */
+int store_policy_head(store *st, int64_t *count_out, char chain_out[SHA256_HEX],
+		      int64_t *legacy_out);
+int store_policy_head_set(store *st, int64_t count, const char *chain);
+
+/* store_policy_chain_fill - the chain value of a version published before
+ * schema 5, written once (the store refuses any other change). */
+int store_policy_chain_fill(store *st, const char *version, const char *chain);
 
 /* store_chained_from - events after this seq hash the policy chain (the
  * ledger head when the store was upgraded to schema 5; 0 for a new store). */

@@ -6,11 +6,13 @@
  * from the store or the user are printed as they are only after they were
  * validated on the way in (no control characters can reach the terminal).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -256,6 +258,17 @@ static int cmd_account_set_email(ctl *c, int argc, char **argv)
 		return ctl_error(c, EXIT_ERR, "no account '%s'", pos[0]);
 	}
 	snprintf(old, sizeof(old), "%s", rc ? "" : a.email);
+	if (!rc && !strcasecmp(old, pos[1])) {
+		/* The same mailbox: nothing is asked again. */
+		if (strcmp(old, pos[1]) && (rc = store_account_set_email(c->st, a.key, pos[1]))) {
+			store_rollback(c->st);
+			return store_error(c, rc, NULL);
+		}
+		if ((rc = store_commit(c->st)))
+			return store_error(c, rc, NULL);
+		asked = 0;
+		goto done;
+	}
 	if (rc || (rc = store_account_set_email(c->st, a.key, pos[1])) ||
 	    (rc = store_account_get(c->st, pos[0], &a)) ||
 	    (rc = consent_tx_address_changed(c->st, c->cfg, c->ts, &a, &asked, err,
@@ -266,6 +279,7 @@ static int cmd_account_set_email(ctl *c, int argc, char **argv)
 		return store_error(c, rc, err[0] ? err : NULL);
 	}
 	digest_wipe(a.hkey, sizeof(a.hkey));
+done:
 	if (c->json)
 		json_out(json_pack("{s:s, s:s, s:s, s:i}", "account", pos[0], "old_email", old,
 				   "email", pos[1], "asked_again", asked));
@@ -510,25 +524,41 @@ static int cmd_expire(ctl *c, int argc, char **argv)
 
 /* check_anchor - "SEQ:HASH", a head recorded earlier somewhere else: that
  * event must still exist with that hash (catches a rewritten chain). */
-static int check_anchor(ctl *c, const char *anchor, ledger_report *rep)
+/* check_anchor - SEQ:HASH (an event) or PN:HASH (the first N policy
+ * versions), as ledger verify printed them; several separated by commas. */
+static int check_anchor(ctl *c, const char *anchors, ledger_report *rep)
 {
-	char want[SHA256_HEX], got[SHA256_HEX], *end;
+	char want[SHA256_HEX], got[SHA256_HEX], one[128], *end;
+	const char *anchor = anchors, *comma;
 	long long seq;
+	bool policy;
 	int rc;
 
-	errno = 0;
-	seq = strtoll(anchor, &end, 10);
-	if (errno || seq < 1 || *end != ':' || strlen(end + 1) != 64)
-		return ctl_error(c, EXIT_ERR, "--anchor wants SEQ:HASH as printed by ledger verify");
-	snprintf(want, sizeof(want), "%s", end + 1);
-	rc = store_event_hash(c->st, seq, got);
-	if (rc == STORE_NOTFOUND || (rc == STORE_OK && strcmp(got, text_lower_ascii(want)))) {
-		rep->bad_seq = seq;
-		snprintf(rep->problem, sizeof(rep->problem), "does not match the anchor %s "
-			 "(the chain was rewritten or cut)", anchor);
-		return 1;
+	for (; *anchor; anchor = comma ? comma + 1 : anchor + strlen(anchor)) {
+		comma = strchr(anchor, ',');
+		snprintf(one, sizeof(one), "%.*s", comma ? (int)(comma - anchor) : (int)strlen(anchor),
+			 anchor);
+		policy = one[0] == 'P';
+		errno = 0;
+		seq = strtoll(one + policy, &end, 10);
+		if (errno || seq < 1 || !isdigit((unsigned char)one[policy]) || *end != ':' ||
+		    strlen(end + 1) != 64)
+			return ctl_error(c, EXIT_ERR, "--anchor wants SEQ:HASH or PN:HASH as printed "
+					 "by ledger verify (several separated by commas)");
+		snprintf(want, sizeof(want), "%s", end + 1);
+		rc = policy ? ledger_policy_chain_at(c->st, seq, got)
+			    : store_event_hash(c->st, seq, got);
+		if (rc == STORE_NOTFOUND || (rc == STORE_OK && strcmp(got, text_lower_ascii(want)))) {
+			rep->bad_seq = policy ? 0 : seq;
+			snprintf(rep->problem, sizeof(rep->problem), "%s the anchor %s (%s "
+				 "rewritten or cut)", policy ? "the policy versions do not match" :
+				 "does not match", one, policy ? "versions" : "the chain was");
+			return 1;
+		}
+		if (rc)
+			return store_error(c, rc, NULL);
 	}
-	return rc ? store_error(c, rc, NULL) : 0;
+	return 0;
 }
 
 static int cmd_ledger_verify(ctl *c, int argc, char **argv)
@@ -555,8 +585,8 @@ static int cmd_ledger_verify(ctl *c, int argc, char **argv)
 		printf("ledger intact: %" PRId64 " events, head %" PRId64 ":%s\n", rep.events,
 		       rep.events, rep.head[0] ? rep.head : "(empty)");
 		if (rep.policies)
-			printf("policy versions intact: %" PRId64 ", chain %s\n", rep.policies,
-			       rep.policy_chain);
+			printf("policy versions intact: %" PRId64 ", head P%" PRId64 ":%s\n",
+			       rep.policies, rep.policies, rep.policy_chain);
 	} else if (rep.bad_seq > 0) {
 		printf("ledger BROKEN at event %" PRId64 ": %s\n", rep.bad_seq, rep.problem);
 	} else {

@@ -315,7 +315,7 @@ int consent_tx_address_changed(store *st, const config *cfg, const template_set 
 		if (rc || (rc = store_request_unsent(st, req.id, &unsent)))
 			return rc;
 		if (!unsent)
-			continue;   /* shown at the old address: staff decide */
+			continue;   /* delivered to the old address: staff decide */
 		if ((rc = consent_tx_ask(st, cfg, ts, a, &cfg->purpose[i], &ask, &info, err,
 					 errlen)))
 			return rc;

@@ -200,6 +200,7 @@ typedef struct policy_link {
 	char version[POLICY_VERSION_MAX + 1];
 	int64_t effective, published, seq;
 	char chain[SHA256_HEX];
+	bool kept;                    /* the store has its chain value */
 } policy_link;
 
 /* The versions as verify and the slow path of append recompute them. */
@@ -210,6 +211,7 @@ typedef struct chain_walk {
 	policy_link *links;           /* kept when keep */
 	size_t cap;
 	bool keep;
+	int64_t legacy;               /* versions that may lack a chain value */
 	char problem[256];
 } chain_walk;
 
@@ -227,6 +229,11 @@ static int walk_version(const policy_row *p, void *arg)
 	}
 	if ((rc = version_chain(w->st, p, w->chain, next, w->problem, sizeof(w->problem))))
 		return rc;
+	if (!p->chain[0] && p->n >= w->legacy) {
+		snprintf(w->problem, sizeof(w->problem), "policy version %s has lost its chain "
+			 "value (changed after publication?)", p->version);
+		return 1;
+	}
 	if (p->chain[0] && strcmp(p->chain, next)) {
 		snprintf(w->problem, sizeof(w->problem), "policy version %s was changed after "
 			 "publication (date, purposes or summaries do not match its chain value)",
@@ -243,6 +250,7 @@ static int walk_version(const policy_row *p, void *arg)
 		w->links[w->n].published = p->published;
 		w->links[w->n].seq = p->seq;
 		memcpy(w->links[w->n].chain, next, SHA256_HEX);
+		w->links[w->n].kept = p->chain[0] != '\0';
 	}
 	memcpy(w->chain, next, SHA256_HEX);
 	w->n++;
@@ -250,10 +258,13 @@ static int walk_version(const policy_row *p, void *arg)
 }
 
 /* policy_head - the chain value over every version published ("" if none):
- * kept with the last version; recomputed when it was published before
- * schema 5. */
+ * kept with the last version. Versions published before schema 5 get
+ * theirs computed and written once, and the head record too (this runs in
+ * a write transaction). */
 static int policy_head(store *st, char out[SHA256_HEX])
 {
+	char recorded[SHA256_HEX];
+	int64_t count, i;
 	chain_walk w;
 	policy_row last;
 	int rc = store_policy_last(st, &last);
@@ -269,11 +280,56 @@ static int policy_head(store *st, char out[SHA256_HEX])
 	}
 	memset(&w, 0, sizeof(w));
 	w.st = st;
+	w.keep = true;
+	if ((rc = store_policy_head(st, &count, recorded, &w.legacy)))
+		return rc;
 	if ((rc = store_policies_each(st, walk_version, &w)) > 0)
-		return store_fail(st, "%s", w.problem);
-	if (!rc)
+		rc = store_fail(st, "%s", w.problem);
+	for (i = 0; !rc && i < w.n; i++)
+		if (!w.links[i].kept)
+			rc = store_policy_chain_fill(st, w.links[i].version, w.links[i].chain);
+	if (!rc && !(rc = store_policy_head_set(st, w.n, w.chain)))
 		memcpy(out, w.chain, SHA256_HEX);
+	free(w.links);
 	return rc;
+}
+
+/* stop_at - a walk that ends once n versions are read. */
+typedef struct stop_walk {
+	chain_walk w;
+	int64_t n;
+} stop_walk;
+
+static int walk_until(const policy_row *p, void *arg)
+{
+	stop_walk *s = arg;
+	int rc = walk_version(p, &s->w);
+
+	return rc ? rc : s->w.n >= s->n ? 2 : 0;
+}
+
+int ledger_policy_chain_at(store *st, int64_t n, char out[SHA256_HEX])
+{
+	stop_walk s;
+	int64_t count;
+	char recorded[SHA256_HEX];
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.w.st = st;
+	s.n = n;
+	out[0] = '\0';
+	if ((rc = store_policy_head(st, &count, recorded, &s.w.legacy)))
+		return rc;
+	rc = store_policies_each(st, walk_until, &s);
+	if (rc == 1)
+		return store_fail(st, "%s", s.w.problem);
+	if (rc < 0)
+		return rc;
+	if (s.w.n < n)
+		return STORE_NOTFOUND;
+	memcpy(out, s.w.chain, SHA256_HEX);
+	return STORE_OK;
 }
 
 int ledger_policy_seal(store *st, policy_row *p)
@@ -289,7 +345,7 @@ int ledger_policy_seal(store *st, policy_row *p)
 		return rc;
 	if ((rc = version_chain(st, p, prev, p->chain, problem, sizeof(problem))) > 0)
 		return store_fail(st, "%s", problem);
-	return rc;
+	return rc ? rc : store_policy_head_set(st, p->n + 1, p->chain);
 }
 
 /* answers_open_request - a grant or decline must answer the open request of
@@ -527,8 +583,8 @@ cleanup:
 int ledger_verify(store *st, ledger_report *out)
 {
 	verify_ctx v;
-	char head_hash[SHA256_HEX];
-	int64_t head_seq, acct;
+	char head_hash[SHA256_HEX], recorded[SHA256_HEX];
+	int64_t head_seq, acct, count;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -537,12 +593,25 @@ int ledger_verify(store *st, ledger_report *out)
 	v.expect_seq = 1;
 	v.policies.st = st;
 	v.policies.keep = true;
+	if ((rc = store_policy_head(st, &count, recorded, &v.policies.legacy)))
+		goto cleanup;
 	if ((rc = store_policies_each(st, walk_version, &v.policies)) > 0) {
 		snprintf(out->problem, sizeof(out->problem), "%s", v.policies.problem);
 		goto cleanup;
 	}
 	if (rc || (rc = store_chained_from(st, &v.chained_from)))
 		goto cleanup;
+	/* The head record names the versions: one removed from the end, or
+	 * changed with its chain value recomputed, shows here. */
+	if ((count >= 0 && count != v.policies.n) ||
+	    (recorded[0] && strcmp(recorded, v.policies.chain))) {
+		snprintf(out->problem, sizeof(out->problem), "the head record names %" PRId64
+			 " policy versions (chain %.12s...) but %" PRId64 " are stored (chain "
+			 "%.12s...): a version removed or changed?", count, recorded[0] ?
+			 recorded : "-", v.policies.n, v.policies.chain[0] ? v.policies.chain : "-");
+		rc = 1;
+		goto cleanup;
+	}
 	out->policies = v.policies.n;
 	memcpy(out->policy_chain, v.policies.chain, SHA256_HEX);
 	if ((rc = store_events_each(st, -1, verify_event, &v)))

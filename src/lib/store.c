@@ -216,20 +216,30 @@ static const char *const migrations[] = {
 	"  response TEXT);"
 	"ALTER TABLE imap_state ADD COLUMN polled INTEGER;",   /* last good pass */
 	/* 5: policy versions bound into the ledger. Each version gets its place
-	 * n in publication order and the chain value over every version up to
-	 * it (ledger.c; NULL for versions published before, recomputed when
-	 * needed); events after chained_from (the head now) hash the chain of
-	 * the versions published before them. */
+	 * n in publication order (rowid: the order they were inserted) and the
+	 * chain value over every version up to it (ledger.c; NULL for versions
+	 * published before, filled in once by the first append or publication;
+	 * the trigger allows only that); events after chained_from (the head
+	 * now) hash the chain of the versions published before them. The head
+	 * record also names how many versions there are and their chain. */
 	"DROP TRIGGER policy_immutable_u;"
 	"ALTER TABLE policy ADD COLUMN n INTEGER;"
 	"ALTER TABLE policy ADD COLUMN chain TEXT;"
 	"UPDATE policy SET n = (SELECT count(*) FROM policy q WHERE (q.seq, q.published,"
-	"  q.version) < (policy.seq, policy.published, policy.version));"
+	"  q.rowid) < (policy.seq, policy.published, policy.rowid));"
 	"CREATE TRIGGER policy_immutable_u BEFORE UPDATE ON policy"
+	"  WHEN NOT (OLD.chain IS NULL AND NEW.chain IS NOT NULL AND NEW.version IS OLD.version"
+	"   AND NEW.effective IS OLD.effective AND NEW.published IS OLD.published"
+	"   AND NEW.seq IS OLD.seq AND NEW.material IS OLD.material AND NEW.n IS OLD.n)"
 	"  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
 	"CREATE UNIQUE INDEX policy_n ON policy(n);"
+	"INSERT OR IGNORE INTO ledger_head (one, seq, hash) VALUES (1, 0, '');"
 	"ALTER TABLE ledger_head ADD COLUMN chained_from INTEGER;"
-	"UPDATE ledger_head SET chained_from = seq;",
+	"ALTER TABLE ledger_head ADD COLUMN policy_legacy INTEGER;"   /* versions without */
+	"ALTER TABLE ledger_head ADD COLUMN policies INTEGER;"        /* versions published */
+	"ALTER TABLE ledger_head ADD COLUMN policy_chain TEXT;"       /* chain of the last */
+	"UPDATE ledger_head SET chained_from = seq, policy_legacy = (SELECT count(*) FROM policy),"
+	"  policies = (SELECT count(*) FROM policy);",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -257,7 +267,8 @@ enum stmt_id {
 	S_POLICY_INSERT, S_POLICY_TEXT_INSERT, S_POLICY_AFFECTS_INSERT, S_POLICY_GET,
 	S_POLICY_TEXT, S_POLICY_LIST, S_POLICY_AFFECTS_EACH, S_POLICY_IN_FORCE,
 	S_POLICY_AFFECTING, S_GRANT_ASKED, S_REQUEST_SEQ, S_POLICY_ALL, S_POLICY_LAST,
-	S_POLICY_TEXTS, S_CHAINED_FROM, S_REQUEST_UNSENT,
+	S_POLICY_TEXTS, S_CHAINED_FROM, S_REQUEST_UNSENT, S_POLICY_HEAD_GET, S_POLICY_HEAD_SET,
+	S_POLICY_CHAIN_FILL,
 	S_CAMPAIGN_INSERT, S_CAMPAIGN_FIND, S_CAMPAIGN_GET, S_CAMPAIGN_PROGRESS,
 	S_CAMPAIGN_UNFINISHED, S_ACCOUNTS_AFTER, S_ACCOUNTS_COUNT, S_ACCOUNTS_BY_LANG,
 	S_ACCOUNTS_FAILING, S_CAMPAIGN_COUNTS, S_CAMPAIGN_MAIL_ALL, S_CAMPAIGN_MAIL_OPEN,
@@ -353,8 +364,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_REQUESTS_CLOSE_ACCT] = "UPDATE request SET state = ?2 WHERE acct = ?1 AND state = 'open'",
 	[S_OUTBOX_CANCEL_REQ] = "UPDATE outbox SET state = 'cancelled', token = NULL,"
 		" last_response = ?2 WHERE request = ?1 AND state IN ('queued', 'deferred')",
-	[S_REQUEST_UNSENT] = "SELECT count(*) FROM outbox WHERE request = ?1 AND kind = 'request'"
-		" AND state IN ('queued', 'deferred')",
+	[S_REQUEST_UNSENT] = "SELECT count(*) = 0 FROM outbox WHERE request = ?1 AND kind = 'request'"
+		" AND state = 'sent'",
 	[S_OUTBOX_INSERT] = "INSERT INTO outbox (kind, acct, purpose, request, token, state,"
 		" created, sender, rcpt, sha256, next_attempt, campaign, domain)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8, ?9, ?6, nullif(?10, 0), "
@@ -367,7 +378,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_BULK_NEXT_DOMAIN] = "SELECT domain FROM outbox INDEXED BY outbox_bulk WHERE " BULK_DUE
 		" AND domain > ?1"
 		" ORDER BY domain LIMIT 1",
-	[S_BULK_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o INDEXED BY outbox_bulk"
+	[S_BULK_DUE] = "SELECT o.id, lower(o.rcpt) IS NOT a.email_lc FROM outbox o INDEXED BY outbox_bulk"
 		" LEFT JOIN account a ON a.key = o.acct"
 		" WHERE o.domain = ?3 AND o.state IN ('queued', 'deferred')"
 		" AND o.campaign IS NOT NULL AND o.next_attempt <= ?1"
@@ -393,6 +404,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_POLICY_TEXTS] = "SELECT lang, summary, sha256 FROM policy_text WHERE version = ?1"
 		" ORDER BY lang",
 	[S_CHAINED_FROM] = "SELECT ifnull(chained_from, 0) FROM ledger_head WHERE one = 1",
+	[S_POLICY_HEAD_GET] = "SELECT ifnull(policies, -1), ifnull(policy_chain, ''),"
+		" ifnull(policy_legacy, 0) FROM ledger_head WHERE one = 1",
+	[S_POLICY_HEAD_SET] = "INSERT INTO ledger_head (one, seq, hash, policies, policy_chain)"
+		" VALUES (1, 0, '', ?1, ?2) ON CONFLICT (one) DO UPDATE SET"
+		" policies = excluded.policies, policy_chain = excluded.policy_chain",
+	[S_POLICY_CHAIN_FILL] = "UPDATE policy SET chain = ?2 WHERE version = ?1 AND chain IS NULL",
 	[S_POLICY_TEXT_INSERT] = "INSERT INTO policy_text (version, lang, summary, sha256)"
 		" VALUES (?1, ?2, ?3, ?4)",
 	[S_POLICY_AFFECTS_INSERT] = "INSERT OR IGNORE INTO policy_affects (version, purpose)"
@@ -452,11 +469,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	/* Due mail in queue order, through the partial index (no sort, however
 	 * long the queue); with it, whether the account's primary address is
 	 * still the one the mail was rendered for. */
-	[S_OUTBOX_DUE] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o INDEXED BY outbox_due"
+	[S_OUTBOX_DUE] = "SELECT o.id, lower(o.rcpt) IS NOT a.email_lc FROM outbox o INDEXED BY outbox_due"
 		" LEFT JOIN account a ON a.key = o.acct"
 		" WHERE o.state IN ('queued', 'deferred') AND o.campaign IS NULL"
 		" AND o.next_attempt <= ?1 ORDER BY o.id LIMIT ?2",
-	[S_OUTBOX_LEASED] = "SELECT o.id, o.rcpt IS NOT a.email FROM outbox o"
+	[S_OUTBOX_LEASED] = "SELECT o.id, lower(o.rcpt) IS NOT a.email_lc FROM outbox o"
 		" INDEXED BY outbox_lease LEFT JOIN account a ON a.key = o.acct"
 		" WHERE o.state = 'sending' AND o.lease_until <= ?1 ORDER BY o.id LIMIT ?2",
 	[S_OUTBOX_CLAIM] = "UPDATE outbox SET state = 'sending', lease_until = ?2,"
@@ -1923,7 +1940,7 @@ int store_request_unsent(store *st, int64_t request, bool *out)
 		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, request);
 	if ((rc = step_row(st, s, "request mail")) == STORE_OK) {
-		*out = sqlite3_column_int64(s, 0) > 0;
+		*out = sqlite3_column_int64(s, 0) != 0;
 		sqlite3_reset(s);
 	}
 	return rc;
@@ -2320,6 +2337,48 @@ int store_policy_texts_each(store *st, const char *version,
 	if (stop)
 		return stop;
 	return rc == SQLITE_DONE ? STORE_OK : db_fail(st, "policy summaries");
+}
+
+int store_policy_head(store *st, int64_t *count_out, char chain_out[SHA256_HEX],
+		      int64_t *legacy_out)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_HEAD_GET);
+	int rc;
+
+	*count_out = -1;
+	chain_out[0] = '\0';
+	*legacy_out = 0;
+	if (!s)
+		return STORE_ERR;
+	if ((rc = step_row(st, s, "ledger head")) == STORE_OK) {
+		*count_out = sqlite3_column_int64(s, 0);
+		col_copy(s, 1, chain_out, SHA256_HEX);
+		*legacy_out = sqlite3_column_int64(s, 2);
+		sqlite3_reset(s);
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+int store_policy_head_set(store *st, int64_t count, const char *chain)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_HEAD_SET);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, count);
+	bind_text(s, 2, chain);
+	return run(st, s, "policy head");
+}
+
+int store_policy_chain_fill(store *st, const char *version, const char *chain)
+{
+	sqlite3_stmt *s = stmt(st, S_POLICY_CHAIN_FILL);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, version);
+	bind_text(s, 2, chain);
+	return run(st, s, "policy chain");
 }
 
 int store_chained_from(store *st, int64_t *out)

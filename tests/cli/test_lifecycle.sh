@@ -184,9 +184,18 @@ new_token=$(sqlite3 "$DB" "SELECT o.token FROM outbox o JOIN account a ON a.key 
 [ -n "$new_token" ] && [ "$new_token" != "$old_token" ] || fail "a fresh token for the new address"
 run ctl status u7 log-linking
 expect_eq "$OUT" "pending" "still pending"
-sqlite3 "$DB" "UPDATE outbox SET state = 'sent', token = NULL WHERE rcpt = 'new7@example.org'"
+run ctl --json account set-email u7 NEW7@Example.org
+expect_match "$OUT" '"asked_again": 0' "the same mailbox in other case: nothing asked again"
+expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM request r JOIN account a ON a.key = r.acct WHERE a.id = 'u7'")" "2" "no third request"
+run ctl --json account set-email u7 NEW7@Example.org
+expect_match "$OUT" '"asked_again": 0' "the same address again: nothing asked again"
+# Refused by the old address (a 550): asked again at the new one.
+sqlite3 "$DB" "UPDATE outbox SET state = 'failed', token = NULL, last_response = '550 5.1.1 no such user' WHERE rcpt = 'new7@example.org'"
+run ctl --json account set-email u7 fixed7@example.org
+expect_match "$OUT" '"asked_again": 1' "a request refused by the old address is asked again"
+sqlite3 "$DB" "UPDATE outbox SET state = 'sent', token = NULL WHERE rcpt = 'fixed7@example.org'"
 run ctl --json account set-email u7 third7@example.org
-expect_match "$OUT" '"asked_again": 0' "a request already sent is not asked again"
+expect_match "$OUT" '"asked_again": 0' "a request delivered to the old address is not asked again"
 
 run ctl ledger verify
 expect_rc 0 "ledger verify"

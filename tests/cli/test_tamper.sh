@@ -202,7 +202,8 @@ run ctl check g1 log-linking
 expect_rc 1 "g1's grant asked for before P2 does not count"
 run ctl ledger verify
 expect_rc 0 "verify with three policy versions"
-expect_match "$OUT" "policy versions intact: 3, chain [0-9a-f]{64}" "verify reports the policy chain"
+expect_match "$OUT" "policy versions intact: 3, head P3:[0-9a-f]{64}" "verify reports the policy chain"
+panchor=$(printf '%s' "$OUT" | sed -n 's/^policy versions intact: .*head \(P[0-9]*:[0-9a-f]*\)$/\1/p')
 run ctl --json ledger verify
 expect_match "$OUT" '"policy_versions": 3' "verify --json: policy versions"
 cp "$DB" "$SCRATCH/policy.db"
@@ -225,8 +226,26 @@ sha=$(printf 'Anders.' | sha256sum | cut -c1-64)
 ptamper "BROKEN: policy version P1 was changed after publication" "UPDATE policy_text SET summary = 'Anders.', sha256 = '$sha' WHERE version = 'P1'"
 ptamper "BROKEN: policy version P3 was changed after publication" "UPDATE policy SET effective = 0 WHERE version = 'P3'"
 ptamper "BROKEN: policy version P2 is in place 1 but 0 versions come before it" "DELETE FROM policy_text WHERE version = 'P1'; DELETE FROM policy WHERE version = 'P1'"
-# The kept chain value cleared too: the events after P2 give it away.
-ptamper "BROKEN at event [0-9]+: content does not match its hash \(or a policy version published before it was changed\)" "UPDATE policy SET chain = NULL; DELETE FROM policy_affects WHERE version = 'P2'"
-# P2 and P3 gone: the event after P2 names the version that was in force.
-ptamper "BROKEN at event [0-9]+: it records policy version 'P2' but 'P1' was in force" "DELETE FROM policy_text WHERE version IN ('P2', 'P3'); DELETE FROM policy_affects WHERE version = 'P2'; DELETE FROM policy WHERE version IN ('P2', 'P3')"
+# The kept chain value cleared too: a version published since schema 5
+# must have one.
+ptamper "BROKEN: policy version P2 has lost its chain value" "UPDATE policy SET chain = NULL WHERE version = 'P2'; DELETE FROM policy_affects WHERE version = 'P2'"
+# A version removed: the head record names three.
+ptamper "BROKEN: the head record names 3 policy versions .* but 2 are stored" "DELETE FROM policy_text WHERE version = 'P3'; DELETE FROM policy WHERE version = 'P3'"
+# P2 and P3 gone and the head record fixed up: the event after P2 names
+# the version that was in force.
+ptamper "BROKEN at event [0-9]+: it records policy version 'P2' but 'P1' was in force" "DELETE FROM policy_text WHERE version IN ('P2', 'P3'); DELETE FROM policy_affects WHERE version = 'P2'; DELETE FROM policy WHERE version IN ('P2', 'P3'); UPDATE ledger_head SET policies = 1, policy_chain = (SELECT chain FROM policy WHERE version = 'P1')"
+# P3 (nothing recorded after it) removed and the head record fixed up with
+# the chain value P2 keeps: consistent in itself, like a ledger cut at its
+# end; the anchor printed earlier (PN:HASH) sees it.
+cp "$SCRATCH/policy.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+sqlite3 "$DB" "$POLICY_TRIGGERS DELETE FROM policy_text WHERE version = 'P3'; DELETE FROM policy WHERE version = 'P3'; UPDATE ledger_head SET policies = 2, policy_chain = (SELECT chain FROM policy WHERE version = 'P2')"
+run ctl ledger verify --anchor "$panchor"
+expect_rc 1 "verify --anchor PN:HASH after removing the last version"
+expect_match "$OUT" "BROKEN: the policy versions do not match the anchor P3:" "policy anchor mismatch named"
+cp "$SCRATCH/policy.db" "$DB"; rm -f "$DB-wal" "$DB-shm"
+head_anchor=$(ctl ledger verify | sed -n 's/^ledger intact: .*head \([0-9]*:[0-9a-f]*\)$/\1/p')
+run ctl ledger verify --anchor "$head_anchor,$panchor"
+expect_rc 0 "both anchors together on the intact store"
+run ctl ledger verify --anchor "P4:${panchor#*:}"
+expect_rc 1 "an anchor naming more versions than there are"
 finish
