@@ -95,8 +95,10 @@ int config_password(const config *cfg, enum config_secret which, char *out, size
 
 /* config_keep_passwords - read the password files now and keep their first
  * lines in memory (wiped by config_free): consentd does this before it
- * gives up root, which may be the only account that can read them. */
-int config_keep_passwords(config *cfg, char *err, size_t errlen);
+ * gives up root, which may be the only account that can read them. With
+ * previous (a reload), a file that cannot be read any more at the same path
+ * keeps previous's copy: returns 1 and says so in err. 0, or -1 with err. */
+int config_keep_passwords(config *cfg, const config *previous, char *err, size_t errlen);
 
 /* config_free - NULL-safe. */
 void config_free(config *cfg);

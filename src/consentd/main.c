@@ -29,6 +29,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,21 +123,29 @@ static void log_mail(const outbox_item *it, const char *state, const char *respo
 	       it->id, it->kind, it->rcpt, state, it->attempts, response);
 }
 
-/* become_service_user - consentd never works as root. Started by root, it
- * becomes [service] user (that account's uid, primary group and
+/* become_service_user - consentd never works as root. Started with uid 0
+ * as its real, effective or saved user id, it becomes [service] user (that
+ * account's uid and primary group as real, effective and saved ids, and its
  * supplementary groups) once the configuration, the password files and the
  * templates are read, and before it opens the store, so that every file it
  * creates (store, WAL, lock) belongs to that account, which consent-deliver
  * runs as too. Refused: root without [service] user, a user that does not
- * exist or is root, and a user set while not started as root unless it is
- * the account already running. */
+ * exist or is root, and a user set while not started as root unless every
+ * uid is that account's and no gid is root's. */
 static int become_service_user(const config *cfg, char *err, size_t errlen)
 {
 	const struct passwd *pw;
-	uid_t euid = geteuid();
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	bool root;
 
+	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0) {
+		snprintf(err, errlen, "cannot read the process's ids: %s", strerror(errno));
+		return -1;
+	}
+	root = ru == 0 || eu == 0 || su == 0;
 	if (!*cfg->service_user) {
-		if (euid != 0)
+		if (!root)
 			return 0;
 		snprintf(err, errlen, "%s: consentd does not run as root: set [service] user = "
 			 "the account to run as (e.g. consentd), or start it as that account",
@@ -154,21 +163,26 @@ static int become_service_user(const config *cfg, char *err, size_t errlen)
 			 "account", cfg->path, cfg->service_user);
 		return -1;
 	}
-	if (euid != 0) {
-		if (euid == pw->pw_uid)
+	if (!root) {
+		if (ru == pw->pw_uid && eu == pw->pw_uid && su == pw->pw_uid &&
+		    rg != 0 && eg != 0 && sg != 0)
 			return 0;
 		snprintf(err, errlen, "%s: [service] user is '%.64s' but consentd was started as "
-			 "uid %ld: only root can switch accounts", cfg->path, cfg->service_user,
-			 (long)euid);
+			 "uid %ld (gid %ld): only root can switch accounts", cfg->path,
+			 cfg->service_user, (long)eu, (long)eg);
 		return -1;
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
+	/* Root as the real or saved uid only: take it back for the switch. */
+	if ((eu != 0 && seteuid(0) != 0) || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
 		snprintf(err, errlen, "cannot become '%.64s': %s", cfg->service_user, strerror(errno));
 		return -1;
 	}
-	/* Gone for good: no saved root uid to return to. */
-	if (setuid(0) == 0 || geteuid() == 0 || getegid() == 0) {
+	/* Gone for good: every id is the account's, and root cannot come back. */
+	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 ||
+	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
+	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid || setuid(0) == 0) {
 		snprintf(err, errlen, "cannot drop root: still privileged after switching to '%.64s'",
 			 cfg->service_user);
 		return -1;
@@ -222,19 +236,26 @@ static void std_fds(void)
 }
 
 /* load - configuration and templates, both or neither. */
-static int load(const char *path, config **cfg_out, template_set **ts_out)
+/* load - configuration, password files and templates; previous: the
+ * configuration a reload replaces (NULL at the start). */
+static int load(const char *path, const config *previous, config **cfg_out,
+		template_set **ts_out)
 {
 	char err[1024];
 	config *cfg = NULL;
 	template_set *ts = NULL;
+	int kept;
 
 	if (config_load(&cfg, path, err, sizeof(err))) {
 		logmsg(LOG_ERR, "%s", err);
 		return -1;
 	}
-	/* The password files are read now: root may be the only one who can. */
-	if (config_keep_passwords(cfg, err, sizeof(err)) ||
-	    template_load(&ts, cfg->templates_dir, err, sizeof(err))) {
+	/* The password files are read now: root may be the only one who can.
+	 * On a reload, one that only root can read keeps the copy from the
+	 * start. */
+	if ((kept = config_keep_passwords(cfg, previous, err, sizeof(err))) > 0)
+		logmsg(LOG_WARNING, "reload: %s", err);
+	if (kept < 0 || template_load(&ts, cfg->templates_dir, err, sizeof(err))) {
 		logmsg(LOG_ERR, "%s", err);
 		config_free(cfg);
 		return -1;
@@ -526,7 +547,7 @@ int main(int argc, char **argv)
 	sigdelset(&waitmask, SIGINT);
 	sigdelset(&waitmask, SIGHUP);
 
-	if (load(path, &cfg, &ts))
+	if (load(path, NULL, &cfg, &ts))
 		goto cleanup;
 	if (become_service_user(cfg, err, sizeof(err))) {
 		logmsg(LOG_ERR, "%s", err);
@@ -579,7 +600,7 @@ int main(int argc, char **argv)
 			break;
 		if (reload) {
 			reload = 0;
-			if (load(path, &newcfg, &newts) == 0) {
+			if (load(path, cfg, &newcfg, &newts) == 0) {
 				if (strcmp(newcfg->store_path, cfg->store_path) ||
 				    strcmp(newcfg->service_user, cfg->service_user)) {
 					logmsg(LOG_ERR, "reload: [store] path or [service] user "

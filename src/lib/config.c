@@ -613,18 +613,28 @@ int config_password(const config *cfg, enum config_secret which, char *out, size
 	return read_secret(secret_path(cfg, which), out, outlen, err, errlen);
 }
 
-int config_keep_passwords(config *cfg, char *err, size_t errlen)
+int config_keep_passwords(config *cfg, const config *previous, char *err, size_t errlen)
 {
 	char buf[CONFIG_PASSWORD_MAX];
-	int which, rc = 0;
+	const char *path;
+	int which, rc = 0, kept = 0;
 
 	for (which = CONFIG_SMTP; which <= CONFIG_IMAP && rc == 0; which++) {
-		if (!*secret_path(cfg, (enum config_secret)which) || cfg->password[which])
+		path = secret_path(cfg, (enum config_secret)which);
+		if (!*path || cfg->password[which])
 			continue;
-		if ((rc = read_secret(secret_path(cfg, (enum config_secret)which), buf,
-				      sizeof(buf), err, errlen)) == 0)
+		if ((rc = read_secret(path, buf, sizeof(buf), err, errlen)) == 0) {
 			cfg->password[which] = xstrdup(buf);
+		} else if (previous && previous->password[which] &&
+			   !strcmp(path, secret_path(previous, (enum config_secret)which))) {
+			/* e.g. root's alone, and consentd runs as its account now */
+			cfg->password[which] = xstrdup(previous->password[which]);
+			snprintf(buf, sizeof(buf), "%s", err);
+			snprintf(err, errlen, "%.400s; the password read at the start is kept", buf);
+			rc = 0;
+			kept = 1;
+		}
 	}
 	explicit_bzero(buf, sizeof(buf));
-	return rc;
+	return rc ? rc : kept;
 }

@@ -754,32 +754,39 @@ static int no_database(store *st)
  * file 0600; when root makes the file in a directory that belongs to another
  * account, the file is given to that account (the one consentd and
  * consent-deliver run as; SQLite gives its WAL and shared-memory files the
- * database's owner and mode in turn). Present: refused when the directory
- * or the file grants anything to group or others (wider than 0700 / 0600),
- * when either is not what it should be, or not writable (WAL needs both). */
+ * database's owner and mode in turn). The file is looked at and made
+ * through the directory as opened, so the owner and the place cannot come
+ * from two different directories. Refused: a symbolic link as the file (an
+ * account that owns the directory could point root at any file), a file
+ * root finds owned by someone other than its directory's owner, anything
+ * granted to group or others (wider than 0700 / 0600), anything not
+ * writable (WAL needs both). */
 static int prepare_path(store *st, int flags)
 {
-	char *copy = xstrdup(st->path);
-	const char *dir = dirname(copy);
+	char *copy = xstrdup(st->path), *copy2 = xstrdup(st->path);
+	const char *dir = dirname(copy), *base = basename(copy2);
 	struct stat ds, fs;
-	int fd, rc = STORE_OK;
+	int dfd = -1, fd, rc = STORE_OK;
 
-	if (stat(dir, &ds) != 0 && errno == ENOENT && (flags & STORE_CREATE) &&
-	    mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		rc = set_err(st, STORE_ERR, "%s: directory %s does not exist and cannot be "
-			     "created: %s", st->path, dir, strerror(errno));
+	if ((flags & STORE_CREATE) && access(dir, F_OK) != 0 && errno == ENOENT &&
+	    mkdir(dir, 0700) != 0 && errno != EEXIST && errno != ENOENT) {
+		rc = set_err(st, STORE_ERR, "%s: directory %s cannot be created: %s", st->path,
+			     dir, strerror(errno));
 		goto cleanup;
 	}
-	if (stat(dir, &ds) != 0) {
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT && !(flags & STORE_CREATE))
 			rc = no_database(st);
+		else if (errno == ENOENT)
+			rc = set_err(st, STORE_ERR, "%s: directory %s does not exist and cannot be "
+				     "created (one level is made, not more)", st->path, dir);
 		else
 			rc = set_err(st, STORE_ERR, "%s: directory %s: %s", st->path, dir,
 				     strerror(errno));
 		goto cleanup;
 	}
-	if (!S_ISDIR(ds.st_mode)) {
-		rc = set_err(st, STORE_ERR, "%s: %s is not a directory", st->path, dir);
+	if (fstat(dfd, &ds) != 0) {
+		rc = set_err(st, STORE_ERR, "%s: directory %s: %s", st->path, dir, strerror(errno));
 		goto cleanup;
 	}
 	if (ds.st_mode & 077) {
@@ -788,17 +795,17 @@ static int prepare_path(store *st, int flags)
 			     (unsigned)(ds.st_mode & 07777), dir);
 		goto cleanup;
 	}
-	if (access(dir, W_OK) != 0) {
+	if (faccessat(dfd, ".", W_OK, AT_EACCESS) != 0) {
 		rc = set_err(st, STORE_ERR, "%s: directory %s is not writable (WAL needs it)",
 			     st->path, dir);
 		goto cleanup;
 	}
-	if (stat(st->path, &fs) != 0 && errno == ENOENT) {
+	if (fstatat(dfd, base, &fs, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
 		if (!(flags & STORE_CREATE)) {
 			rc = no_database(st);
 			goto cleanup;
 		}
-		fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0 && errno != EEXIST) {
 			rc = set_err(st, STORE_ERR, "%s: cannot create: %s", st->path, strerror(errno));
 			goto cleanup;
@@ -808,14 +815,19 @@ static int prepare_path(store *st, int flags)
 			rc = set_err(st, STORE_ERR, "%s: cannot give it to uid %ld: %s", st->path,
 				     (long)ds.st_uid, strerror(errno));
 			close(fd);
-			unlink(st->path);
+			unlinkat(dfd, base, 0);
 			goto cleanup;
 		}
 		if (fd >= 0)
 			close(fd);
 	}
-	if (stat(st->path, &fs) != 0) {
+	if (fstatat(dfd, base, &fs, AT_SYMLINK_NOFOLLOW) != 0) {
 		rc = set_err(st, STORE_ERR, "%s: %s", st->path, strerror(errno));
+		goto cleanup;
+	}
+	if (S_ISLNK(fs.st_mode)) {
+		rc = set_err(st, STORE_ERR, "%s: a symbolic link; name the database itself in "
+			     "[store] path", st->path);
 		goto cleanup;
 	}
 	if (!S_ISREG(fs.st_mode)) {
@@ -828,11 +840,20 @@ static int prepare_path(store *st, int flags)
 			     st->path);
 		goto cleanup;
 	}
-	if (access(st->path, W_OK) != 0)
+	if (geteuid() == 0 && fs.st_uid != ds.st_uid) {
+		rc = set_err(st, STORE_ERR, "%s: belongs to uid %ld but its directory to uid %ld "
+			     "(chown %ld %s)", st->path, (long)fs.st_uid, (long)ds.st_uid,
+			     (long)ds.st_uid, st->path);
+		goto cleanup;
+	}
+	if (faccessat(dfd, base, W_OK, AT_EACCESS) != 0)
 		rc = set_err(st, STORE_ERR, "%s: database or its directory is read-only "
 			     "(WAL needs both writable)", st->path);
 cleanup:
+	if (dfd >= 0)
+		close(dfd);
 	free(copy);
+	free(copy2);
 	return rc;
 }
 
@@ -847,7 +868,7 @@ int store_open(store **out, const char *path, int busy_timeout_ms, int flags,
 	st->busy_ms = busy_timeout_ms;
 	if ((rc = prepare_path(st, flags)))
 		goto cleanup;
-	mode = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	mode = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
 	       ((flags & STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
 	if (sqlite3_open_v2(path, &st->db, mode, NULL) != SQLITE_OK) {
 		rc = db_fail(st, "open");

@@ -80,8 +80,8 @@ for _ in $(seq 200); do
 done
 expect_eq "$(sqlite3 "$DB" "SELECT state FROM outbox WHERE acct = (SELECT key FROM account WHERE id = 'p1')")" "deferred" "the request was tried"
 expect_no_match "$(sqlite3 "$DB" "SELECT ifnull(last_response, '') FROM outbox")" "smtp.secret|Permission denied" "the password kept from before the switch was used, not re-read"
-expect_match "$(cat "$SCRATCH/consentd.log")" "reload failed; keeping the old configuration" "a reload reads as the account: the root-only password file keeps the old configuration"
-expect_match "$(cat "$SCRATCH/consentd.log")" "smtp.secret: Permission denied" "and says why"
+expect_match "$(cat "$SCRATCH/consentd.log")" "reload: .*smtp.secret: Permission denied; the password read at the start is kept" "a reload reads as the account: a root-only password file keeps the copy read at the start"
+expect_match "$(cat "$SCRATCH/consentd.log")" "reloaded configuration and templates" "and the rest is reloaded"
 kill "$dpid"; wait "$dpid"
 expect_eq "$?" "0" "SIGTERM: clean stop"
 
@@ -103,7 +103,19 @@ write_conf -e "/^\[service\]/,/^\[/s#^user = .*#user = nobody#"
 chmod 644 "$CONF"
 run setpriv --reuid="$uid" --regid="$gid" --clear-groups "$CONSENTD" -c "$CONF" -f --once
 expect_rc 1 "another account named"
-expect_match "$ERR" "\[service\] user is 'nobody' but consentd was started as uid $uid: only root can switch" "mismatch explained"
+expect_match "$ERR" "\[service\] user is 'nobody' but consentd was started as uid $uid \(gid $gid\): only root can switch" "mismatch explained"
+
+# Root as the real uid only (effective uid the account's): the full switch
+# still happens; no id stays root's.
+write_conf -e "s#^port = 25#port = 1#"
+setpriv --euid="$uid" --egid="$gid" --keep-groups "$CONSENTD" -c "$CONF" -f 2>"$SCRATCH/consentd3.log" &
+dpid=$!
+for _ in $(seq 100); do grep -q started "$SCRATCH/consentd3.log" && break; sleep 0.05; done
+status=$(cat "/proc/$dpid/status" 2>/dev/null)
+expect_match "$status" "^Uid:	$uid	$uid	$uid	$uid" "real uid root at the start: all uids the account's after"
+expect_match "$status" "^Gid:	$gid	$gid	$gid	$gid" "and all gids"
+expect_match "$status" "CapPrm:	0000000000000000" "no permitted capabilities"
+kill "$dpid"; wait "$dpid"
 
 # A reload that changes the account is refused: that needs a restart.
 write_conf -e "s#^port = 25#port = 1#"

@@ -3,6 +3,9 @@
 # missing directory, corrupt file, foreign SQLite file, newer schema.
 # Each gets a clear message, exit 2, and loses nothing already stored.
 . "$(dirname "$0")/lib.sh"
+# own FILE... - files made here by root with sqlite3 belong to the store's
+# account, as consentctl run by root requires (the directory's owner).
+own() { [ -z "$SERVICE_USER" ] || chown "$SERVICE_USER:" "$@"; }
 write_conf
 
 run ctl status x
@@ -39,7 +42,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	chmod 644 "$ro/consentd.conf"
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CONSENTCTL" -c "$ro/consentd.conf" account add k3 k3@example.org
 	expect_rc 2 "write as a user who cannot write the directory"
-	expect_match "$ERR" "not writable|read-only" "read-only message"
+	expect_match "$ERR" "not writable|read-only|Permission denied" "read-only message"
 	run "$CONSENTCTL" -c "$ro/consentd.conf" account show k2
 	expect_rc 0 "the copy is intact after the refused write"
 	rm -rf "$ro"
@@ -86,6 +89,25 @@ expect_match "$ERR" "directory $SCRATCH/nodir is mode 0750.*chmod 700 $SCRATCH/n
 chmod 700 "$SCRATCH/nodir"
 run ctl account show m1
 expect_rc 0 "0700/0600 opens again"
+if [ -n "$SERVICE_USER" ]; then
+	# The account owns the store's directory: it could plant a symbolic
+	# link to a file only root may write, or leave a file of root's there.
+	rootonly=$(mktemp -d /tmp/consentd-rootonly.XXXXXX)
+	: > "$rootonly/target"; chmod 600 "$rootonly/target"
+	setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --clear-groups ln -s "$rootonly/target" "$SCRATCH/nodir/link.db"
+	write_conf -e "s#^path = .*#path = $SCRATCH/nodir/link.db#"
+	run ctl account add s1 s1@example.org
+	expect_rc 2 "root refuses a store path that is a symbolic link"
+	expect_match "$ERR" "link.db: a symbolic link" "symbolic link named"
+	expect_eq "$(stat -c %s "$rootonly/target")" "0" "the link's target untouched"
+	rm -rf "$rootonly"
+	cp "$SCRATCH/nodir/c.db" "$SCRATCH/nodir/root.db"
+	chown root: "$SCRATCH/nodir/root.db"
+	write_conf -e "s#^path = .*#path = $SCRATCH/nodir/root.db#"
+	run ctl account show m1
+	expect_rc 2 "root refuses a store that is not its directory owner's"
+	expect_match "$ERR" "belongs to uid 0 but its directory to uid $(id -u "$SERVICE_USER") \(chown" "owner mismatch named"
+fi
 write_conf -e "s#^path = .*#path = $SCRATCH/nodir2/deeper/c.db#"
 run ctl account add m1 m1@example.org
 expect_rc 2 "two missing levels"
@@ -93,7 +115,7 @@ expect_match "$ERR" "directory .*nodir2/deeper does not exist and cannot be crea
 
 # Corrupt file.
 head -c 8192 /dev/urandom > "$SCRATCH/corrupt.db"
-chmod 600 "$SCRATCH/corrupt.db"
+chmod 600 "$SCRATCH/corrupt.db"; own "$SCRATCH/corrupt.db"
 sum_before=$(sha256sum < "$SCRATCH/corrupt.db")
 write_conf -e "s#^path = .*#path = $SCRATCH/corrupt.db#"
 run ctl account add c1 c1@example.org
@@ -103,7 +125,7 @@ expect_eq "$(sha256sum < "$SCRATCH/corrupt.db")" "$sum_before" "corrupt file unt
 
 # A SQLite database of another application.
 sqlite3 "$SCRATCH/foreign.db" "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
-chmod 600 "$SCRATCH/foreign.db"
+chmod 600 "$SCRATCH/foreign.db"; own "$SCRATCH/foreign.db"
 sum_before=$(sha256sum < "$SCRATCH/foreign.db")
 write_conf -e "s#^path = .*#path = $SCRATCH/foreign.db#"
 run ctl account add f1 f1@example.org
@@ -115,6 +137,7 @@ expect_eq "$(sha256sum < "$SCRATCH/foreign.db")" "$sum_before" "foreign file unt
 write_conf
 cp "$DB" "$SCRATCH/newer.db"
 sqlite3 "$SCRATCH/newer.db" "PRAGMA journal_mode=DELETE; PRAGMA user_version = 99;" >/dev/null
+own "$SCRATCH/newer.db"
 sum_before=$(sha256sum < "$SCRATCH/newer.db")
 write_conf -e "s#^path = .*#path = $SCRATCH/newer.db#"
 run ctl account show k1
@@ -131,7 +154,7 @@ sqlite3 "$SCRATCH/v1.db" "PRAGMA journal_mode = WAL; $schema1 PRAGMA user_versio
 	INSERT INTO account (key, id, email, email_lc, lang, hkey, created, updated) VALUES (1, 'v1', 'v1@example.org', 'v1@example.org', 'de', randomblob(32), 1700000000, 1700000000);
 	INSERT INTO request VALUES (1, 1, 'log-linking', printf('%064d', 1), 1700000000, 4000000000, 'open');
 	INSERT INTO outbox (id, kind, acct, purpose, request, token, state, created) VALUES (1, 'request', 1, 'log-linking', 1, 'aaaabbbbccccddddaaaabbbbccccdddd', 'queued', 1700000000);" >/dev/null
-chmod 600 "$SCRATCH/v1.db"
+chmod 600 "$SCRATCH/v1.db"; own "$SCRATCH/v1.db"
 write_conf -e "s#^path = .*#path = $SCRATCH/v1.db#"
 run ctl outbox list --state failed
 expect_rc 0 "a schema-1 database opens"
