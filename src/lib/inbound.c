@@ -674,6 +674,25 @@ cleanup:
 	return rc;
 }
 
+/* ask_again - a yes that would be a grant a policy version in force does
+ * not count (what: which request it answered): recorded as ignored, and the
+ * person asked again, once per request (a fresh token). */
+static int ask_again(judge *j, const account *a, const config_purpose *pu,
+		     const request_row *req, const char *version, const char *what)
+{
+	consent_request_info info;
+	bool first;
+	int rc;
+
+	if ((rc = store_request_mark(j->st, req->id, true, &first)) ||
+	    (first && (rc = consent_tx_request(j->st, j->cfg, j->ts, a, pu, true, &info, j->err,
+					       j->errlen))))
+		return rc;
+	set_outcome(j, "ignored", "expired", "a yes to %s policy %s took effect%s", what, version,
+		    first ? ": a fresh request was sent" : "");
+	return STORE_OK;
+}
+
 /* with_request - a message that names request req (token in cand). */
 static int with_request(judge *j, request_row *req, const candidate *cand, enum intent in,
 			const char *why, bool undecodable)
@@ -681,7 +700,7 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 	const config_purpose *pu;
 	consent_request_info info;
 	bool applied, revoked = false, first;
-	char state[16] = STATE_NONE, stale[POLICY_VERSION_MAX + 1];
+	char state[16] = STATE_NONE, stale[POLICY_VERSION_MAX + 1] = "";
 	account a;
 	int rc;
 
@@ -769,8 +788,18 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 			hold(j, undecodable ? "undecodable" : "unclear",
 			     "an unclear answer to a closed request");
 		} else {
-			set_outcome(j, "ignored", !strcmp(req->state, "superseded") ? "superseded"
-				    : "answered", "the request is %s", req->state);
+			/* A yes to the answered request of a grant a policy version
+			 * made stale: asked again, once, as above. */
+			if (!strcmp(req->state, "answered") && !undecodable && in == INTENT_YES &&
+			    (rc = store_grant_stale(j->st, a.key, pu->name, text_now(), stale)))
+				goto cleanup;
+			if (!strcmp(req->state, "answered") && !undecodable && in == INTENT_YES &&
+			    stale[0])
+				rc = ask_again(j, &a, pu, req, stale, "the answered request of a "
+					       "grant asked for before");
+			else
+				set_outcome(j, "ignored", !strcmp(req->state, "superseded") ?
+					    "superseded" : "answered", "the request is %s", req->state);
 		}
 		goto cleanup;
 	}
@@ -781,13 +810,7 @@ static int with_request(judge *j, request_row *req, const candidate *cand, enum 
 		if ((rc = store_request_stale(j->st, a.key, pu->name, req->id, text_now(), stale)))
 			goto cleanup;
 		if (stale[0]) {
-			if ((rc = store_request_mark(j->st, req->id, true, &first)) ||
-			    (first && (rc = consent_tx_request(j->st, j->cfg, j->ts, &a, pu, true,
-							       &info, j->err, j->errlen))))
-				goto cleanup;
-			set_outcome(j, "ignored", "expired", "a yes to a request asked before "
-				    "policy %s took effect%s", stale,
-				    first ? ": a fresh request was sent" : "");
+			rc = ask_again(j, &a, pu, req, stale, "a request asked before");
 			goto cleanup;
 		}
 	}

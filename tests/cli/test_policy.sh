@@ -401,6 +401,34 @@ expect_rc 0 "check: granted"
 run ctl ledger verify
 expect_rc 0 "ledger verify"
 
+# A yes again to the answered request of a grant a version in force made
+# stale: asked again once, never a grant that does not count.
+fresh_store
+ctl account add z1 z1@example.org >/dev/null
+ctl request z1 log-linking >/dev/null
+ZT=$(newest_token z1)
+yes_reply z1@example.org "$ZT" | deliver -f z1@example.org -r "consent+$ZT@$REPLY_DOMAIN"
+expect_eq "$(last_inbox)" "granted answer" "z1 grants"
+run ctl policy publish Z1 --material --affects log-linking --effective 2020-01-01 $S
+run ctl check z1 log-linking
+expect_rc 1 "z1's grant is stale"
+zyes() {  # zyes N - another yes to the answered request
+	printf 'From: <z1@example.org>\nTo: consent+%s@%s\nSubject: Re: [%s]\nMessage-ID: <z%s.%s@example.org>\n\nJa\n' \
+		"$ZT" "$REPLY_DOMAIN" "$ZT" "$1" "$ZT" | deliver -f z1@example.org -r "consent+$ZT@$REPLY_DOMAIN"
+}
+zyes 1
+expect_eq "$(last_inbox)" "ignored expired" "a yes again to the answered request: not a grant"
+expect_match "$(q "SELECT detail FROM inbox ORDER BY id DESC LIMIT 1")" "answered request of a grant asked for before policy Z1 took effect: a fresh request was sent" "asked again, says why"
+expect_eq "$(requests_of z1)" "2" "one fresh request"
+zyes 2
+expect_eq "$(last_inbox)" "ignored expired" "a third yes: still not a grant"
+expect_eq "$(requests_of z1)" "2" "not asked a third time"
+ZN=$(newest_token z1)
+yes_reply z1@example.org "$ZN" | deliver -f z1@example.org -r "consent+$ZN@$REPLY_DOMAIN"
+expect_eq "$(last_inbox)" "granted answer" "the fresh request's yes grants"
+run ctl check z1 log-linking
+expect_rc 0 "check: granted again"
+
 # Text that does not read as written is refused in a summary.
 printf 'Wir speichern \xe2\x80\xaeneglot\n' > "$SCRATCH/bidi.txt"
 run ctl policy publish H1 --effective 2030-01-01 --summary de="$SCRATCH/bidi.txt"
