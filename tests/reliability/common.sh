@@ -68,6 +68,18 @@ sleep_ms() {
 }
 
 # port_free PORT - nobody listens on 127.0.0.1:PORT.
+# one_life - consentd started in the foreground (config $CONF, log $LOG)
+# and killed with SIGKILL after KMIN..KMAX ms: kills counts the kills, died
+# the lives that had ended by themselves before.
+one_life() {
+	"$CONSENTD" -c "$CONF" -f 2>>"$LOG" &
+	DAEMONPID=$!
+	sleep_ms "$KMIN" "$KMAX"
+	if kill -9 "$DAEMONPID" 2>/dev/null; then kills=$((kills + 1)); else died=$((died + 1)); fi
+	wait "$DAEMONPID" 2>/dev/null
+	DAEMONPID=
+}
+
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # reli_finish - exit status: 1 when a RESULT line said FAIL or a setup

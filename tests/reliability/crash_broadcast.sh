@@ -93,12 +93,7 @@ round() {
 	while [ "$lives" -lt 200 ]; do
 		lives=$((lives + 1))
 		took_before=$(grep -c '^ACCEPT ' "$fakelog")
-		"$CONSENTD" -c "$CONF" -f 2>>"$LOG" &
-		DAEMONPID=$!
-		sleep_ms "$KMIN" "$KMAX"
-		if kill -9 "$DAEMONPID" 2>/dev/null; then kills=$((kills + 1)); else died=$((died + 1)); fi
-		wait "$DAEMONPID" 2>/dev/null
-		DAEMONPID=
+		one_life
 		sleep 0.1   # a message whose final dot was sent just before the kill is logged by now
 		marks+=("$(wc -l <"$fakelog")")
 		left=$(unsent)

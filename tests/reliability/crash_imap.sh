@@ -41,14 +41,7 @@ KMIN=${KILL_MS%-*} KMAX=${KILL_MS#*-}
 AREA="kill -9 during IMAP ingest"
 export IMAP_PORT=12881 LMTP_PORT=12882 SMTP_PORT=12883 SINK_PORT=12884
 . "$RELI_DIR/imap_lib.sh"
-DAEMONPID=
-cleanup() {
-	[ -z "$DAEMONPID" ] || { kill -9 "$DAEMONPID" 2>/dev/null; wait "$DAEMONPID" 2>/dev/null; }
-	bash "$STACK" down "$BASE" >/dev/null 2>&1
-	if [ "$RESULT_FAILS" = 0 ] && [ "$FAILS" = 0 ] && [ -z "${RELIABILITY_KEEP:-}" ]; then rm -rf "$BASE"
-	else echo "mail stack's files (logs, Maildirs) kept in $BASE"; fi
-}
-trap cleanup EXIT
+trap imap_cleanup EXIT
 imap_setup
 setup_done "$AREA"
 
@@ -63,12 +56,7 @@ while [ "$waves" -lt 5 ]; do
 	while [ "$lives" -lt 400 ]; do
 		lives=$((lives + 1))
 		before=$(recorded)
-		"$CONSENTD" -c "$CONF" -f 2>>"$LOG" &
-		DAEMONPID=$!
-		sleep_ms "$KMIN" "$KMAX"
-		if kill -9 "$DAEMONPID" 2>/dev/null; then kills=$((kills + 1)); else died=$((died + 1)); fi
-		wait "$DAEMONPID" 2>/dev/null
-		DAEMONPID=
+		one_life
 		now=$(recorded)
 		inbox=$(count INBOX)
 		[ "$now" -gt "$before" ] && { [ "$now" -lt "$want" ] || [ "$inbox" != 0 ]; } && kills_mid=$((kills_mid + 1))

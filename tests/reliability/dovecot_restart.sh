@@ -31,14 +31,7 @@ W=${RELIABILITY_RESTART_WAVE:-600}
 AREA="Dovecot restarted during IMAP batches"
 export IMAP_PORT=12889 LMTP_PORT=12890 SMTP_PORT=12891 SINK_PORT=12892
 . "$RELI_DIR/imap_lib.sh"
-DAEMONPID=
-cleanup() {
-	[ -z "$DAEMONPID" ] || { kill -9 "$DAEMONPID" 2>/dev/null; wait "$DAEMONPID" 2>/dev/null; }
-	bash "$STACK" down "$BASE" >/dev/null 2>&1
-	if [ "$RESULT_FAILS" = 0 ] && [ "$FAILS" = 0 ] && [ -z "${RELIABILITY_KEEP:-}" ]; then rm -rf "$BASE"
-	else echo "mail stack's files (logs, Maildirs) kept in $BASE"; fi
-}
-trap cleanup EXIT
+trap imap_cleanup EXIT
 imap_setup
 setup_done "$AREA"
 DCONF=$BASE/dovecot/dovecot.conf

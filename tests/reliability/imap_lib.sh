@@ -26,6 +26,16 @@ MD=$BASE/mail/consent@example.test/Maildir
 DOVEADM=(doveadm -c "$BASE/dovecot/dovecot.conf")
 : >"$SCRATCH/expect"
 
+# imap_cleanup - on exit: the daemon killed, the mail stack down, its
+# files removed unless something failed (or RELIABILITY_KEEP is set).
+DAEMONPID=
+imap_cleanup() {
+	[ -z "$DAEMONPID" ] || { kill -9 "$DAEMONPID" 2>/dev/null; wait "$DAEMONPID" 2>/dev/null; }
+	bash "$STACK" down "$BASE" >/dev/null 2>&1
+	if [ "$RESULT_FAILS" = 0 ] && [ "$FAILS" = 0 ] && [ -z "${RELIABILITY_KEEP:-}" ]; then rm -rf "$BASE"
+	else echo "mail stack's files (logs, Maildirs) kept in $BASE"; fi
+}
+
 imap_setup() {
 	port_free 12899 || fail "127.0.0.1:12899 is in use (consentd's SMTP must find it closed)"
 	printf 'secret\n' >"$SCRATCH/imap.secret"
