@@ -10,7 +10,7 @@ deliver() { "$CONSENT_DELIVER" -c "$CONF" "$@"; }
 # newest_token ACCOUNT - the plaintext token of the account's newest queued
 # request mail (the outbox holds it until the mail is sent).
 newest_token() {
-	sqlite3 "$DB" "SELECT o.token FROM outbox o JOIN account a ON a.key = o.acct
+	sqlite3 -cmd ".timeout 5000" "$DB" "SELECT o.token FROM outbox o JOIN account a ON a.key = o.acct
 		WHERE a.id = '$1' AND o.token IS NOT NULL ORDER BY o.id DESC LIMIT 1"
 }
 
@@ -63,5 +63,5 @@ fill_field() {
 
 # last_inbox - "outcome reason" of the newest inbox row.
 last_inbox() {
-	sqlite3 -separator ' ' "$DB" "SELECT outcome, reason FROM inbox ORDER BY id DESC LIMIT 1"
+	sqlite3 -cmd ".timeout 5000" -separator ' ' "$DB" "SELECT outcome, reason FROM inbox ORDER BY id DESC LIMIT 1"
 }
