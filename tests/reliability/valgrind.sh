@@ -29,7 +29,9 @@
 #   RESULT|valgrind, whole suite|processes killed before valgrind's summary|K|-|ok
 #   RESULT|valgrind, whole suite|errors (invalid access, uninitialised, bad free, ...)|E|0|ok or FAIL
 #   RESULT|valgrind, whole suite|processes crashed (SIGSEGV/...)|C|0|ok or FAIL
+#   RESULT|valgrind, whole suite|deliberate aborts (...)|A|-|ok
 #   RESULT|valgrind, whole suite|leaks definite+indirect (bytes)|B|0|ok or FAIL
+#   RESULT|valgrind, whole suite|suppressed by valgrind.supp (see there why)|S|-|ok
 #   RESULT|valgrind, whole suite|duration (s)|S|-|ok
 # and an excerpt of every log with an error or a leak. Processes the tests
 # kill with SIGKILL on purpose (crash tests) leave a log without a summary:
@@ -46,10 +48,22 @@
 #   VALGRIND_TRACK_FDS=1     also report file descriptors left open at exit
 #   VALGRIND_RERUN_FAILED=1  run failed tests once more, alone (port clashes
 #                            with another suite running on the same machine)
+#   VALGRIND_SNAPSHOT=1      test the committed HEAD, exported (git archive) to
+#                            VALGRIND_SNAPSHOT_DIR (default /tmp/consentd-valgrind-src),
+#                            not the working tree: in a checkout others edit, test
+#                            scripts changed mid-run would meet binaries built before
 # Exit status 0 when every test passed and there are no errors and no leaks.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+if [ -n "${VALGRIND_SNAPSHOT:-}" ] && [ -z "${VALGRIND_IN_SNAPSHOT:-}" ]; then
+	snap=${VALGRIND_SNAPSHOT_DIR:-/tmp/consentd-valgrind-src}
+	rm -rf "$snap" && mkdir -p "$snap" && chmod 755 "$snap" &&
+		git -C "$ROOT" archive HEAD | tar -x -C "$snap" ||
+		{ echo "valgrind.sh: cannot export HEAD to $snap" >&2; exit 2; }
+	echo "note: testing HEAD $(git -C "$ROOT" rev-parse --short HEAD) exported to $snap (uncommitted edits are not in this run)"
+	VALGRIND_IN_SNAPSHOT=1 exec bash "$snap/tests/reliability/valgrind.sh"
+fi
 START=$(date +%s)
 JOBS=${VALGRIND_JOBS:-2}
 VALGRIND=$(command -v valgrind) || { echo "valgrind.sh: valgrind not found (apt-get install valgrind)" >&2; exit 2; }
@@ -133,15 +147,15 @@ total=${total:-0}
 # rest of its checks passed and its processes were checked all the same.
 WAIVE_cli_test_broadcast_crash='^FAIL: (no kill landed part-way through the queueing|queueing was killed only [0-9]+ times.*)$'
 WHY_cli_test_broadcast_crash='timing: kills 10-90 ms after `broadcast start` began land inside valgrind start-up, never part-way through the queueing'
-# The test reads the newest inbox row with the sqlite3 shell, which has no
-# busy timeout, as soon as the row count went up; consent-deliver under
-# valgrind still holds a lock on the store (e.g. closing: the last
-# connection checkpoints the WAL) far longer than natively,
-# so the shell's read fails ("database is locked") and the outcome it
-# compares comes back empty: got ' <state>' instead of '<outcome> <state>'.
-WAIVE_integration_test_inbound_channels="^FAIL: (imap|pipe): [^ ]+\.eml \(.*\): got ' [^']*', want '.*'$"
-REQUIRE_integration_test_inbound_channels='^Error: in prepare, database is locked \(5\)$'
-WHY_integration_test_inbound_channels="the test's own sqlite3 read (no busy timeout) of the newest inbox row failed with 'database is locked' while the slow consent-deliver was still closing the store"
+# SIGTERM 0.5 s after start (valgrind has not even reached main, so the
+# default action ends it: 143); pacing measured at the receiving fake_smtp
+# (itself under valgrind): two domains at 5/s each cannot both get their
+# share when the pair of processes manages ~6 messages/s in all, and the
+# pacer takes its tokens when it claims a batch, so the time the first
+# batch spends being rendered and connected (~0.7 s under valgrind, ~ms
+# natively) is missing from the span the sink sees between first and last.
+WAIVE_integration_test_broadcast='^FAIL: (SIGTERM mid-broadcast: consentd exits 0: got .143., want .0.|d\.test and e\.test took [0-9.]+ s: not paced side by side .*|[0-9]+ messages in [0-9.]+ s, faster than rate = [0-9]+ allows .*)$'
+WHY_integration_test_broadcast='timing: a SIGTERM 0.5 s after start, and send rates measured at a receiver that valgrind slows too'
 # cmocka: "must refuse 10 MB of HTML within 0.2 s" (0.6 s under valgrind).
 FAILRE_unit_test_inmail='^\[  FAILED  \] test_[A-Za-z0-9_]+$'
 WAIVE_unit_test_inmail='^\[  FAILED  \] test_html_limit$'
@@ -188,9 +202,12 @@ passed=$((total - nfailed - nwaived))
 # Sum the per-process logs. ERROR SUMMARY counts leak records too
 # (--errors-for-leak-kinds): errors proper = that count minus the loss
 # records shown; a log without a summary (process killed) counts the error
-# headers it holds.
+# headers it holds. A process ended by SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT
+# is a crash, except the deliberate aborts of EXPECTED_ABORT (test_text's
+# out-of-memory test forks children that must abort).
+EXPECTED_ABORT='by 0x[0-9A-F]+: run_oom \(test_text\.c:[0-9]+\)'
 echo "=== valgrind: logs ($LOGS) ==="
-awk '
+awk -v expected_abort="$EXPECTED_ABORT" '
 function flush() {
 	if (file == "") return
 	procs++; prog = file; sub(/.*\//, "", prog); sub(/\..*/, "", prog); byprog[prog]++
@@ -199,19 +216,24 @@ function flush() {
 	} else {
 		killed++; e = headers
 	}
-	errors += e; leakbytes += dbytes + ibytes; crashes += crashed
+	if (crashed && expected) { aborts++; crashed = 0 }
+	errors += e; leakbytes += dbytes + ibytes; crashes += crashed; suppressed += supp
 	if (e > 0 || dbytes + ibytes > 0 || crashed) bad[++nbad] = sprintf("%s: %d error(s), %d bytes definitely + %d indirectly lost%s", file, e, dbytes, ibytes, crashed ? ", crashed" : "")
 }
-FNR == 1 { flush(); file = FILENAME; crashed = 0; summary = 0; summ = 0; lossrecs = 0; headers = 0; dbytes = 0; ibytes = 0 }
-/ERROR SUMMARY: [0-9,]+ errors/ { summary = 1; s = $0; sub(/.*ERROR SUMMARY: /, "", s); sub(/ errors.*/, "", s); gsub(/,/, "", s); summ = s + 0 }
+FNR == 1 { flush(); file = FILENAME; crashed = 0; expected = 0; summary = 0; summ = 0; supp = 0; lossrecs = 0; headers = 0; dbytes = 0; ibytes = 0 }
+/ERROR SUMMARY: [0-9,]+ errors/ {
+	summary = 1; s = $0; sub(/.*ERROR SUMMARY: /, "", s); sub(/ errors.*/, "", s); gsub(/,/, "", s); summ = s + 0
+	s = $0; sub(/.*\(suppressed: /, "", s); sub(/ from.*/, "", s); gsub(/,/, "", s); supp = s + 0
+}
 /are (definitely|indirectly) lost in loss record/ { lossrecs++ }
 /definitely lost: [0-9,]+ bytes/ { s = $0; sub(/.*definitely lost: /, "", s); sub(/ bytes.*/, "", s); gsub(/,/, "", s); dbytes = s + 0 }
 /indirectly lost: [0-9,]+ bytes/ { s = $0; sub(/.*indirectly lost: /, "", s); sub(/ bytes.*/, "", s); gsub(/,/, "", s); ibytes = s + 0 }
 /^==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|Argument .* of function|Jump to the invalid)/ { headers++ }
 /Process terminating with default action of signal [0-9]+ \(SIG(SEGV|BUS|ILL|FPE|ABRT)\)/ { crashed = 1 }
+crashed && $0 ~ expected_abort { expected = 1 }
 END {
 	flush()
-	printf "processes %d\nkilled %d\nerrors %d\nleakbytes %d\ncrashes %d\n", procs, killed, errors, leakbytes, crashes
+	printf "processes %d\nkilled %d\nerrors %d\nleakbytes %d\ncrashes %d\naborts %d\nsuppressed %d\n", procs, killed, errors, leakbytes, crashes, aborts, suppressed
 	for (p in byprog) printf "prog %s %d\n", p, byprog[p]
 	for (i = 1; i <= nbad; i++) printf "bad %s\n", bad[i]
 }' $(find "$LOGS" -name '*.log' | sort) /dev/null >"$BUILD/vgsum.txt"
@@ -220,6 +242,8 @@ killed=$(sed -n 's/^killed //p' "$BUILD/vgsum.txt")
 errors=$(sed -n 's/^errors //p' "$BUILD/vgsum.txt")
 leaks=$(sed -n 's/^leakbytes //p' "$BUILD/vgsum.txt")
 crashes=$(sed -n 's/^crashes //p' "$BUILD/vgsum.txt")
+aborts=$(sed -n 's/^aborts //p' "$BUILD/vgsum.txt")
+suppressed=$(sed -n 's/^suppressed //p' "$BUILD/vgsum.txt")
 echo "processes by program:"
 sed -n 's/^prog /  /p' "$BUILD/vgsum.txt" | sort
 if grep -q '^bad ' "$BUILD/vgsum.txt"; then
@@ -242,7 +266,9 @@ result "$area" "processes checked" "$procs" - "$([ "${procs:-0}" -gt 0 ] && echo
 result "$area" "processes killed before valgrind's summary (SIGKILL by crash tests)" "$killed" - ok
 result "$area" "errors" "$errors" 0 "$([ "$errors" = 0 ] && echo ok || echo FAIL)"
 result "$area" "processes crashed (SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT)" "$crashes" 0 "$([ "$crashes" = 0 ] && echo ok || echo FAIL)"
+result "$area" "deliberate aborts (test_text's out-of-memory children)" "$aborts" - ok
 result "$area" "leaks definite+indirect (bytes)" "$leaks" 0 "$([ "$leaks" = 0 ] && echo ok || echo FAIL)"
+result "$area" "suppressed by valgrind.supp (see there why)" "$suppressed" - ok
 result "$area" "duration (s)" "$dur" - ok
 echo "logs: $LOGS; summary: $BUILD/vgsum.txt; ctest output: $BUILD/ctest.log"
 [ "$fails" = 0 ]
