@@ -74,6 +74,7 @@ reachable() { setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$1"
 BUILD=${VALGRIND_BUILD_DIR:-}
 if [ -z "$BUILD" ]; then
 	BUILD=$ROOT/build/valgrind
+	mkdir -p "$ROOT/build"
 	if [ "$(id -u)" = 0 ] && ! reachable "$ROOT/build"; then
 		BUILD=/tmp/consentd-valgrind
 		echo "note: $ROOT/build is not reachable by other users; building in $BUILD"
