@@ -18,8 +18,10 @@
 # (world-writable sticky directory: the pipe user writes there too).
 # memcheck options: --leak-check=full --show-leak-kinds=definite,indirect
 # --errors-for-leak-kinds=definite,indirect --error-exitcode=97 (so a leak
-# or error also fails the test that ran the process), --track-fds with
-# VALGRIND_TRACK_FDS=1, suppressions from tests/reliability/valgrind.supp.
+# or error also fails the test that ran the process), --vgdb=no (no FIFOs
+# in /tmp, which a process that dropped privileges could not remove),
+# --track-fds with VALGRIND_TRACK_FDS=1, suppressions from
+# tests/reliability/valgrind.supp.
 #
 # Then sums over all logs and prints, besides progress,
 #   RESULT|valgrind, whole suite|tests passed|P of T|all|ok or FAIL
@@ -31,7 +33,7 @@
 #   RESULT|valgrind, whole suite|processes crashed (SIGSEGV/...)|C|0|ok or FAIL
 #   RESULT|valgrind, whole suite|deliberate aborts (...)|A|-|ok
 #   RESULT|valgrind, whole suite|leaks definite+indirect (bytes)|B|0|ok or FAIL
-#   RESULT|valgrind, whole suite|suppressed by valgrind.supp (see there why)|S|-|ok
+#   RESULT|valgrind, whole suite|errors suppressed (valgrind.supp, ...)|S|-|ok
 #   RESULT|valgrind, whole suite|duration (s)|S|-|ok
 # and an excerpt of every log with an error or a leak. Processes the tests
 # kill with SIGKILL on purpose (crash tests) leave a log without a summary:
@@ -92,7 +94,7 @@ result() {  # result AREA MEASURE VALUE GOAL ok|FAIL
 
 vg=("$VALGRIND" --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=97 --num-callers=30
-	--read-inline-info=no "--log-file=$LOGS/%q{CONSENTD_WRAP_ID}.%p.log")
+	--read-inline-info=no --vgdb=no "--log-file=$LOGS/%q{CONSENTD_WRAP_ID}.%p.log")
 [ -s "$SUPP" ] && vg+=("--suppressions=$SUPP")
 [ -n "${VALGRIND_TRACK_FDS:-}" ] && vg+=(--track-fds=yes)
 prefix=$(IFS=';'; echo "${vg[*]}")
@@ -269,7 +271,7 @@ result "$area" "errors" "$errors" 0 "$([ "$errors" = 0 ] && echo ok || echo FAIL
 result "$area" "processes crashed (SIGSEGV/SIGBUS/SIGILL/SIGFPE/SIGABRT)" "$crashes" 0 "$([ "$crashes" = 0 ] && echo ok || echo FAIL)"
 result "$area" "deliberate aborts (test_text's out-of-memory children)" "$aborts" - ok
 result "$area" "leaks definite+indirect (bytes)" "$leaks" 0 "$([ "$leaks" = 0 ] && echo ok || echo FAIL)"
-result "$area" "suppressed by valgrind.supp (see there why)" "$suppressed" - ok
+result "$area" "errors suppressed (valgrind.supp, see there why; valgrind's default suppressions)" "$suppressed" - ok
 result "$area" "duration (s)" "$dur" - ok
 echo "logs: $LOGS; summary: $BUILD/vgsum.txt; ctest output: $BUILD/ctest.log"
 [ "$fails" = 0 ]
