@@ -10,6 +10,7 @@ set -u
 # account, which must be able to reach it: the scratch directory moves
 # below /tmp when the checkout is under a directory others cannot enter.
 SERVICE_USER=
+TEMPLATES=$SRC_DIR/mailtemplates
 if [ "$(id -u)" = 0 ]; then
 	SERVICE_USER=consentd-test
 	id -u "$SERVICE_USER" >/dev/null 2>&1 ||
@@ -25,7 +26,17 @@ fi
 rm -rf "$SCRATCH"
 mkdir -p "$SCRATCH"
 chmod 700 "$SCRATCH"
-[ -z "$SERVICE_USER" ] || chown "$SERVICE_USER:" "$SCRATCH"
+if [ -n "$SERVICE_USER" ]; then
+	chown "$SERVICE_USER:" "$SCRATCH"
+	# The account re-reads the templates on a reload (and when started
+	# as the account): a copy it can reach when the checkout is not.
+	if ! setpriv --reuid="$SERVICE_USER" --regid="$SERVICE_USER" --clear-groups \
+	     test -r "$TEMPLATES/de/consent-request.txt" 2>/dev/null; then
+		cp -r "$SRC_DIR/mailtemplates" "$SCRATCH/mailtemplates"
+		chown -R "$SERVICE_USER:" "$SCRATCH/mailtemplates"
+		TEMPLATES=$SCRATCH/mailtemplates
+	fi
+fi
 CONF=$SCRATCH/consentd.conf
 DB=$SCRATCH/consentd.db
 FAILS=0
@@ -38,7 +49,7 @@ write_conf() {
 	    -e "s#^password_file = /etc/consentd/imap.secret#password_file =#" \
 	    -e "s#^enabled = yes#enabled = no#" \
 	    -e "s#^busy_timeout_ms = .*#busy_timeout_ms = 300#" \
-	    -e "s#^dir = .*#dir = $SRC_DIR/mailtemplates#" \
+	    -e "s#^dir = .*#dir = $TEMPLATES#" \
 	    -e "/^\[service\]/,/^\[/s#^user = .*#user = $SERVICE_USER#" \
 	    "$@" "$SRC_DIR/conf/consentd.conf" > "$CONF"
 }
