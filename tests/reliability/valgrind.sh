@@ -48,8 +48,9 @@
 #   CRASH_ACCOUNTS=N         size of cli/test_broadcast_crash.sh (its own knob,
 #                            default 100000, passed through)
 #   VALGRIND_TRACK_FDS=1     also report file descriptors left open at exit
-#   VALGRIND_RERUN_FAILED=1  run failed tests once more, alone (port clashes
-#                            with another suite running on the same machine)
+#   VALGRIND_RERUN_FAILED=1  run failed tests (not waived) once more, alone (port
+#                            clashes with another suite running on the machine);
+#                            those that pass then are named in a RESULT line
 #   VALGRIND_SNAPSHOT=1      test the committed HEAD, exported (git archive) to
 #                            VALGRIND_SNAPSHOT_DIR (default /tmp/consentd-valgrind-src),
 #                            not the working tree: in a checkout others edit, test
@@ -132,14 +133,9 @@ fi
 echo "=== valgrind: ctest ${ctest_args[*]} (long: every program start costs ~0.5-1 s under memcheck) ==="
 (cd "$BUILD" && ctest "${ctest_args[@]}") 2>&1 | tee "$BUILD/ctest.log"
 total=$(sed -n 's/.*tests passed, [0-9]* tests failed out of \([0-9]*\).*/\1/p' "$BUILD/ctest.log" | tail -1)
-failed_list=$(sed -n '/The following tests FAILED:/,$p' "$BUILD/ctest.log" | sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p')
-if [ -n "$failed_list" ] && [ -n "${VALGRIND_RERUN_FAILED:-}" ]; then
-	echo "=== valgrind: failed tests once more, one at a time ==="
-	(cd "$BUILD" && ctest --rerun-failed --output-on-failure -j 1) 2>&1 | tee "$BUILD/ctest-rerun.log"
-	failed_list=$(sed -n '/The following tests FAILED:/,$p' "$BUILD/ctest-rerun.log" | sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p')
-	grep -q 'tests passed' "$BUILD/ctest-rerun.log" || failed_list="(rerun did not finish) $failed_list"
-fi
 total=${total:-0}
+failed_in() { sed -n '/The following tests FAILED:/,$p' "$1" | sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) .*/\1/p'; }
+failed_list=$(failed_in "$BUILD/ctest.log")
 
 # Checks that cannot hold under valgrind, where every program start costs
 # ~1 s and the code runs 20-50x slower. A failed test is waived only when
@@ -171,33 +167,54 @@ test_output() {  # test_output NAME - its output in the last ctest run
 	on && out { print }
 	on && /^-+$/ && !out { out = 1 }' "$BUILD/Testing/Temporary/LastTest.log"
 }
-waived="" still_failed=""
-for t in $failed_list; do
-	var=WAIVE_${t//[^A-Za-z0-9_]/_}
-	why=WHY_${t//[^A-Za-z0-9_]/_}
-	pat=${!var:-}
-	if [ -n "$pat" ]; then
-		out=$(test_output "$t")
-		fre=FAILRE_${t//[^A-Za-z0-9_]/_}
-		fre=${!fre:-^FAIL: }
-		flines=$(printf '%s\n' "$out" | grep -E "$fre" | awk '!seen[$0]++')
-		fl=$(printf '%s\n' "$flines" | grep -c .)
-		wl=$(printf '%s\n' "$flines" | grep -c -E "$pat")
-		nf=$(printf '%s\n' "$out" | sed -n -e 's/^[a-z_]*: [0-9]* passed, \([0-9]*\) failed$/\1/p' \
-			-e 's/^ *\([0-9]*\) FAILED TEST(S)$/\1/p' | tail -1)
-		req=REQUIRE_${t//[^A-Za-z0-9_]/_}
-		rl=$fl
-		[ -z "${!req:-}" ] || rl=$(printf '%s\n' "$out" | grep -c -E "${!req}")
-		if [ "$fl" -gt 0 ] && [ "$fl" = "$wl" ] && [ "${nf:-x}" = "$fl" ] && [ "$rl" -ge "$fl" ]; then
-			echo "waived: $t failed only checks that cannot hold under valgrind (${!why}):"
-			printf '%s\n' "$out" | grep -E "$fre|${!req:-^FAIL: }" | awk '!seen[$0]++' | sed 's/^/    /'
-			waived="$waived $t"
-			continue
+# apply_waivers TEST... - sets still_failed; adds to waived.
+waived=""
+apply_waivers() {
+	local t var why pat out fre flines fl wl nf req rl
+	still_failed=""
+	for t in "$@"; do
+		var=WAIVE_${t//[^A-Za-z0-9_]/_}
+		why=WHY_${t//[^A-Za-z0-9_]/_}
+		pat=${!var:-}
+		if [ -n "$pat" ]; then
+			out=$(test_output "$t")
+			fre=FAILRE_${t//[^A-Za-z0-9_]/_}
+			fre=${!fre:-^FAIL: }
+			flines=$(printf '%s\n' "$out" | grep -E "$fre" | awk '!seen[$0]++')
+			fl=$(printf '%s\n' "$flines" | grep -c .)
+			wl=$(printf '%s\n' "$flines" | grep -c -E "$pat")
+			nf=$(printf '%s\n' "$out" | sed -n -e 's/^[a-z_]*: [0-9]* passed, \([0-9]*\) failed$/\1/p' \
+				-e 's/^ *\([0-9]*\) FAILED TEST(S)$/\1/p' | tail -1)
+			req=REQUIRE_${t//[^A-Za-z0-9_]/_}
+			rl=$fl
+			[ -z "${!req:-}" ] || rl=$(printf '%s\n' "$out" | grep -c -E "${!req}")
+			if [ "$fl" -gt 0 ] && [ "$fl" = "$wl" ] && [ "${nf:-x}" = "$fl" ] && [ "$rl" -ge "$fl" ]; then
+				echo "waived: $t failed only checks that cannot hold under valgrind (${!why}):"
+				printf '%s\n' "$out" | grep -E "$fre|${!req:-^FAIL: }" | awk '!seen[$0]++' | sed 's/^/    /'
+				waived="$waived $t"
+				continue
+			fi
 		fi
-	fi
-	still_failed="$still_failed $t"
-done
+		still_failed="$still_failed $t"
+	done
+}
+# shellcheck disable=SC2086
+apply_waivers $failed_list
 failed_list=$still_failed
+passed_on_rerun=""
+if [ -n "$failed_list" ] && [ -n "${VALGRIND_RERUN_FAILED:-}" ]; then
+	re="^($(printf '%s\n' $failed_list | paste -sd'|'))\$"
+	echo "=== valgrind: the failed tests once more, one at a time (ctest -R '$re') ==="
+	(cd "$BUILD" && ctest --output-on-failure -j 1 -R "$re") 2>&1 | tee "$BUILD/ctest-rerun.log"
+	again=$(failed_in "$BUILD/ctest-rerun.log")
+	grep -q 'tests passed' "$BUILD/ctest-rerun.log" || again=$failed_list
+	for t in $failed_list; do
+		printf '%s\n' $again | grep -qx "$t" || passed_on_rerun="$passed_on_rerun $t"
+	done
+	# shellcheck disable=SC2086
+	apply_waivers $again
+	failed_list=$still_failed
+fi
 nfailed=$(printf '%s\n' $failed_list | grep -c .)
 nwaived=$(printf '%s\n' $waived | grep -c .)
 passed=$((total - nfailed - nwaived))
@@ -264,6 +281,8 @@ area="valgrind, whole suite"
 excluded=${excluded//|/ or }
 result "$area" "tests passed" "$passed of $total${waived:+ (+$nwaived waived)}" all "$([ "$total" -gt 0 ] && [ "$nfailed" = 0 ] && echo ok || echo FAIL)"
 result "$area" "tests that failed only checks valgrind's slowness breaks (waived, all other checks passed)" "${waived:+$nwaived:}${waived:- none}" none ok
+[ -z "${VALGRIND_RERUN_FAILED:-}" ] ||
+	result "$area" "tests that failed, then passed when run again alone (VALGRIND_RERUN_FAILED)" "${passed_on_rerun:- none}" - ok
 result "$area" "tests excluded" "$excluded" none ok
 result "$area" "processes checked" "$procs" - "$([ "${procs:-0}" -gt 0 ] && echo ok || echo FAIL)"
 result "$area" "processes killed before valgrind's summary (SIGKILL by crash tests)" "$killed" - ok
