@@ -860,15 +860,16 @@ int main(int argc, char **argv)
 		sessions[i].fd = -1;
 	struct pollfd *pfd = calloc(max_sessions + 2, sizeof *pfd);
 	struct session **pses = calloc(max_sessions + 2, sizeof *pses);
+	int lfd = -1;
 	if (!pfd || !pses) {
 		errmsg("out of memory");
-		return 1;
+		goto fail;
 	}
 
 	if (pipe(sig_pipe) < 0 || set_nonblock_cloexec(sig_pipe[0]) < 0 ||
 	    set_nonblock_cloexec(sig_pipe[1]) < 0) {
 		errmsg("pipe: %s", strerror(errno));
-		return 1;
+		goto fail;
 	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -879,9 +880,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	int lfd = listen_on(port);
+	lfd = listen_on(port);
 	if (lfd < 0)
-		return 1;
+		goto fail;
 	printf("ready\n");
 	fflush(stdout);
 
@@ -972,4 +973,10 @@ int main(int argc, char **argv)
 	free(pses);
 	free(sessions);
 	return 0;
+fail:   /* nothing started yet: the port in use, out of memory */
+	free(pfd);
+	free(pses);
+	free(sessions);
+	close(log_fd);
+	return 1;
 }
