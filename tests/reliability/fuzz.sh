@@ -24,9 +24,11 @@
 #   fuzz_reply    ~8500 exec/s  600
 #   fuzz_config  ~24000 exec/s  300
 #   fuzz_addr    ~78000 exec/s  300
-# about 80 minutes and some 35 million executions in all: the slow targets,
-# which cover the most code, get the time; the fast ones bring the total
-# well past 10 million even when the machine is shared.
+# 80 minutes in all: the slow targets, which cover the most code, get the
+# time; the fast ones bring the total past 10 million even when the machine
+# is shared (measured, with valgrind.sh and other suites running beside it:
+# 21.1 million executions; rates then drop to a half or less of the above,
+# and fall further as the corpora grow longer inputs).
 #
 # Environment:
 #   FUZZ_SECONDS=N          the same budget N for every target (instead of
